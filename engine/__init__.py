@@ -1,0 +1,1 @@
+"""Descent Lab engine: surfaces, optimizers, schedulers, data sets and trainers (no Qt)."""
