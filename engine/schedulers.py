@@ -1,6 +1,8 @@
 """The learning-rate scheduler registry shared by surface paths and training, built on torch's schedulers."""
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch.optim import lr_scheduler as S
 
@@ -96,7 +98,10 @@ class LRDriver:
         elif isinstance(self.scheduler, S.OneCycleLR) and self._steps >= self._total:
             return  # OneCycleLR raises past its last step; the rate stays at its final value
         else:
-            self.scheduler.step()
+            with warnings.catch_warnings():
+                # we always step the optimizer first; torch cannot see that when its step wrapper is bypassed
+                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+                self.scheduler.step()
 
 
 def resolve_scheduler(scheduler_id: str, values: dict | None = None) -> dict:

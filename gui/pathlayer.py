@@ -44,7 +44,9 @@ class PathItems:
         self.start = pg.ScatterPlotItem(size=18, symbol="star", brush=style.START_COLOUR, pen=pg.mkPen("w", width=1))
         self.end = pg.ScatterPlotItem(size=20, symbol="star", brush=colour, pen=pg.mkPen("#111111", width=1.2))
         self.blowup = pg.ScatterPlotItem(size=16, symbol="x", brush="#000000", pen=pg.mkPen("#d00000", width=3))
-        self.label = pg.TextItem(color="#b00000", anchor=(0, 1))
+        self.name = name
+        self.label = pg.TextItem(color="#b00000", anchor=(0, 1), fill=pg.mkBrush(255, 255, 255, 210),
+                                 border=pg.mkPen(colour))
         for item in (self.line, self.start, self.end, self.blowup, self.label):
             item.setZValue(10)
             plot.addItem(item)
@@ -69,7 +71,7 @@ class PathItems:
             self.end.setData([], [])
             bx, by = exit_point(x, y, self.bounds)
             self.blowup.setData([bx], [by])
-            self.label.setText(f"diverged at step {self.diverged_at}")
+            self.label.setText(f"{self.name} diverged at step {self.diverged_at}")
             self.label.setAnchor((1 if bx > np.mean(self.bounds[0]) else 0, 0 if by > np.mean(self.bounds[1]) else 1))
             self.label.setPos(bx, by)
             self.label.show()

@@ -1,0 +1,117 @@
+import numpy as np
+import pytest
+import torch
+
+from engine.errors import UserError
+from engine.optimizers import OPTIMIZERS, build_optimizer, resolve_optimizer
+from engine.paths import PathSpec, compute_paths, parse_point
+from engine.schedulers import SCHEDULERS, LRDriver
+from engine.surfaces import get_surface
+
+
+def by_hand(surface, opt_id, params, start, steps, scheduler="none", sched_params=None):
+    """The reference: one torch.optim optimizer stepping one point, the way a notebook does it."""
+    p = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    opt = build_optimizer(opt_id, [p], params)
+    driver = LRDriver(opt, scheduler, sched_params, total_steps=steps)
+    points, lrs = [p.detach().clone()], []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = surface.value(p.unsqueeze(0)).sum()
+        loss.backward()
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        driver.step(loss.item())
+        points.append(p.detach().clone())
+    return torch.stack(points).numpy(), np.array(lrs)
+
+
+@pytest.mark.parametrize("opt_id", OPTIMIZERS.ids())
+def test_each_optimizer_matches_torch_optim_driven_by_hand(opt_id):
+    s = get_surface("peaks")
+    params = resolve_optimizer(opt_id, {"lr": 0.05})
+    starts = [(-0.35, -0.67), (0.3, 1.3)]
+    paths = compute_paths(s, [PathSpec(opt_id, params)], starts, 60)
+    for path, start in zip(paths, starts):
+        ref, _ = by_hand(s, opt_id, params, start, 60)
+        assert path.diverged_at is None
+        assert path.points.shape == (61, 2)
+        np.testing.assert_allclose(path.points, ref, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(path.losses, [s.at(*pt) for pt in ref], atol=1e-12)
+
+
+@pytest.mark.parametrize("sched", [e.id for e in SCHEDULERS if e.id != "none"])
+def test_schedulers_drive_paths_like_torch(sched):
+    s = get_surface("bowl")
+    params = resolve_optimizer("momentum", {"lr": 0.1})
+    (path,) = compute_paths(s, [PathSpec("momentum", params)], [(-9.0, 2.0)], 40, sched, {})
+    ref, ref_lrs = by_hand(s, "momentum", params, (-9.0, 2.0), 40, sched, {})
+    np.testing.assert_allclose(path.points, ref, atol=1e-12)
+    np.testing.assert_allclose(path.lrs, ref_lrs, rtol=1e-12)
+    assert len(set(np.round(path.lrs, 12))) > 1  # the schedule really moved the rate
+
+
+def test_several_optimizers_and_starts_are_independent():
+    s = get_surface("himmelblau")
+    specs = [PathSpec("sgd", {"lr": 0.01}), PathSpec("adam", {"lr": 0.1})]
+    starts = [(0.0, 0.0), (-1.0, 1.0), (-1.0, -1.0)]
+    together = compute_paths(s, specs, starts, 50)
+    for k, spec in enumerate(specs):
+        for j, start in enumerate(starts):
+            (alone,) = compute_paths(s, [spec], [start], 50)
+            np.testing.assert_array_equal(together[k * 3 + j].points, alone.points)
+
+
+def test_divergence_is_reported_and_the_path_cut():
+    s = get_surface("quadratic")
+    (path,) = compute_paths(s, [PathSpec("sgd", {"lr": 1.5})], [(1.0,)], 200)
+    # x_{t+1} = x_t - 1.5 * 2 x_t = -2 x_t: |x| passes 3 + 10*6 = 63 at step 6 (|x| = 64)
+    assert path.diverged_at == 6
+    assert len(path.points) == 7 and abs(path.points[-1, 0]) == 64
+    (ok,) = compute_paths(s, [PathSpec("sgd", {"lr": 0.1})], [(1.0,)], 200)
+    assert ok.diverged_at is None and len(ok.points) == 201
+
+
+def test_non_finite_values_end_the_path_without_raising():
+    s = get_surface("log(x)")
+    (path,) = compute_paths(s, [PathSpec("sgd", {"lr": 1.0})], [(0.5,)], 10)
+    # log(x) pushes x down: 0.5 - 1/0.5 = -1.5, where log is NaN
+    assert path.diverged_at == 1
+    assert np.isfinite(path.points).all() and len(path.points) == 1
+
+
+def test_one_diverged_path_does_not_stop_the_others():
+    s = get_surface("quadratic")
+    paths = compute_paths(s, [PathSpec("sgd", {"lr": 1.5}), PathSpec("sgd", {"lr": 0.1})], [(1.0,)], 30)
+    assert paths[0].diverged_at is not None and paths[1].diverged_at is None
+    assert len(paths[1].points) == 31
+
+
+def test_bad_requests_are_refused_with_messages():
+    s = get_surface("peaks")
+    with pytest.raises(UserError, match="steps"):
+        compute_paths(s, [PathSpec("sgd")], [(0.0, 0.0)], 0)
+    with pytest.raises(UserError, match="2-D"):
+        compute_paths(s, [PathSpec("sgd")], [(0.0,)], 5)
+    with pytest.raises(UserError, match="unknown optimizer"):
+        compute_paths(s, [PathSpec("nope")], [(0.0, 0.0)], 5)
+    with pytest.raises(UserError, match="range"):
+        compute_paths(s, [PathSpec("adam", {"beta1": 1.0})], [(0.0, 0.0)], 5)
+    with pytest.raises(UserError, match="nesterov"):
+        compute_paths(s, [PathSpec("sgd", {"nesterov": True})], [(0.0, 0.0)], 5)
+    with pytest.raises(UserError):
+        parse_point("1,x", 2)
+
+
+@pytest.mark.parametrize("opt_id, name, bad", [("sgd", "lr", -0.1), ("sgd", "lr", 0), ("momentum", "momentum", 1.0),
+                                               ("rmsprop", "alpha", 1.5), ("adam", "eps", 0), ("adagrad", "lr", "abc")])
+def test_invalid_hyperparameters_are_refused(opt_id, name, bad):
+    with pytest.raises(UserError, match=f"{opt_id}.{name}"):
+        resolve_optimizer(opt_id, {name: bad})
+
+
+def test_registry_entries_are_uniform():
+    for entry in OPTIMIZERS:
+        assert entry.name and entry.description and entry.params[0].name == "lr"
+        for p in entry.params:
+            assert p.coerce(p.default, entry.id) == p.default
