@@ -1,6 +1,7 @@
 """The learning-rate scheduler registry shared by surface paths and training, built on torch's schedulers."""
 from __future__ import annotations
 
+import re
 import warnings
 
 import torch
@@ -100,7 +101,7 @@ class LRDriver:
         else:
             with warnings.catch_warnings():
                 # we always step the optimizer first; torch cannot see that when its step wrapper is bypassed
-                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+                warnings.filterwarnings("ignore", message=re.escape("Detected call of `lr_scheduler.step()`"))
                 self.scheduler.step()
 
 
