@@ -74,21 +74,24 @@ def render_grid(cells: dict, rows: list[str], cols: list[str], path: str | Path,
     """Write small multiples: cells[(row, col)] = list of series dicts, one plot per cell."""
     import pyqtgraph as pg
     from .charts import LineChart
-    widget = _layout(300 * len(cols) + 80, 240 * len(rows) + 60)
+    widget = _layout(320 * len(cols) + 80, 270 * len(rows) + 70)
     widget.addLabel(title, colspan=len(cols), size="12pt")
     widget.nextRow()
-    first = None
+    values = np.concatenate([np.asarray(s["y"], dtype=float) for cell in cells.values() for s in cell] or [np.zeros(1)])
+    values = values[np.isfinite(values)]
+    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
+    pad = 0.05 * (hi - lo or 1.0)
     for r in rows:
         for c in cols:
             plot = widget.addPlot()
             chart = LineChart(plot, f"{r} · {c}", "epoch", ylabel, legend=False)
-            for s in cells.get((r, c), []):
+            cell = cells.get((r, c), [])
+            for s in cell:
                 chart.set_series(s["name"], s["x"], s["y"], s["colour"], s.get("dashed", False), width=1.5,
                                  band=s.get("band"))
-            if first is None:
-                first = plot
-            else:
-                plot.setYLink(first)
+            if cell and not np.isfinite(np.asarray(cell[0]["y"], dtype=float)[-1:]).all():
+                plot.setTitle(f"{r} · {c} — diverged", color="#b00000")
+            plot.setYRange(lo - pad, hi + pad, padding=0)  # one scale for every cell, so they compare
         widget.nextRow()
     del pg
     return _save(widget, widget.ci, Path(path))
