@@ -15,12 +15,13 @@ from .errors import UserError
 from .fused import FusedMLP, can_fuse
 from .model import MLP, apply_output, initialise
 from .optimizers import build_optimizer
-from .schedulers import LRDriver
+from .schedulers import SCHEDULERS, LRDriver
 from .stepper import SGD_FAMILY, PerRunOptim, VectorSGD
 
 GROUP_FIELDS = ("dataset", "data_dir", "classes", "points", "noise", "target", "standardize", "test_fraction",
                 "layers", "activation", "output_activation", "loss", "init", "dropout", "batchnorm", "batch_size",
                 "epochs", "seed", "shuffle", "device")
+EXPLODED = 1e8  # float64 runs can climb for many epochs before reaching inf; this far up they have diverged
 HISTORY_COLUMNS = ["epoch", "train_loss", "test_loss", "train_acc", "test_acc", "lr", "grad_norm", "seconds"]
 EVAL_ELEMENTS = 1 << 17  # activations per evaluation chunk: larger fresh tensors cost page faults on every call
 
@@ -163,7 +164,7 @@ class RunGroup:
         self.batches_per_epoch = math.ceil(n / self.batch_size)
         self.drivers = []
         for c, opt in zip(self.configs, optimizers):
-            per_batch = LRDriver(opt, c.scheduler, c.scheduler_params, 1).per_batch
+            per_batch = SCHEDULERS.get(c.scheduler).extra["per_batch"]
             self.drivers.append(LRDriver(opt, c.scheduler, c.scheduler_params,
                                          c.epochs * (self.batches_per_epoch if per_batch else 1)))
         self._order_gen = torch.Generator().manual_seed(cfg.seed)  # batch order: same seed, same order
@@ -321,12 +322,19 @@ class RunGroup:
                 continue
             rec = EpochRecord(epoch, tr_loss[r], te_loss[r] if has_test else None, tr_acc[r],
                               te_acc[r] if has_test else None, lrs[r], grads[r], seconds)
-            if d == epoch or (d is None and not math.isfinite(rec.train_loss)):
+            if d == epoch or (d is None and self._exploded(r, rec.train_loss)):
                 self.diverged_at[r] = epoch
                 rec = self._nan_record(epoch, lrs[r], seconds)
             self.histories[r].append(rec)
             out.append(rec)
         return out
+
+    def _exploded(self, r: int, loss: float) -> bool:
+        """A loss that is not finite, or has grown beyond EXPLODED times its epoch-0 value, has diverged."""
+        if not math.isfinite(loss):
+            return True
+        start = self.histories[r][0].train_loss if self.histories[r] else loss
+        return loss > EXPLODED * max(1.0, abs(start))
 
     def _nan_record(self, epoch: int, lr: float, seconds: float) -> EpochRecord:
         nan, has_test, classes = float("nan"), self.data.has_test, self.data.n_classes is not None

@@ -1,0 +1,149 @@
+import gzip
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from engine import idx
+from engine.datasets import load_dataset, spiral_arrays
+from engine.errors import UserError
+
+
+def test_spiral_is_the_seed_generator_exactly():
+    x, y = spiral_arrays(3, 500, 0.2, seed=1)
+    # the seed: np.random.seed(1), then per class r = linspace(0, 1, N), t = linspace(4j, 4(j+1), N) + randn(N)*0.2
+    np.random.seed(1)
+    for j in range(3):
+        r = np.linspace(0.0, 1, 500)
+        t = np.linspace(j * 4, (j + 1) * 4, 500) + np.random.randn(500) * 0.2
+        np.testing.assert_array_equal(x[500 * j:500 * (j + 1)], np.c_[r * np.sin(t), r * np.cos(t)])
+        assert (y[500 * j:500 * (j + 1)] == j).all()
+
+
+def test_spiral_dataset_uses_all_points_by_default_and_is_seeded():
+    d = load_dataset("spiral")
+    assert len(d.x_train) == 1500 and not d.has_test and d.n_classes == 3
+    assert torch.equal(load_dataset("spiral", seed=4).x_train, load_dataset("spiral", seed=4).x_train)
+    assert not torch.equal(load_dataset("spiral", seed=4).x_train, load_dataset("spiral", seed=5).x_train)
+    split = load_dataset("spiral", test_fraction=0.2, classes=4, points=100, noise=0.1)
+    assert len(split.x_train) == 320 and len(split.x_test) == 80 and split.n_classes == 4
+
+
+@pytest.mark.parametrize("name, n, features, classes", [("digits", 1797, 64, 10), ("iris", 150, 4, 3),
+                                                         ("breast-cancer", 569, 30, 2)])
+def test_small_real_sets(name, n, features, classes):
+    d = load_dataset(name, seed=3)
+    assert len(d.x_train) + len(d.x_test) == n and d.n_features == features and d.n_classes == classes
+    assert len(d.x_test) == round(n * 0.2)
+    again = load_dataset(name, seed=3)
+    assert torch.equal(d.x_test, again.x_test)
+
+
+def test_real_mnist_t10k_only_folder_is_split_and_says_so(mnist_dir):
+    d = load_dataset("mnist", data_dir=str(mnist_dir), test_fraction=0.25, seed=2)
+    assert len(d.x_train) == 7500 and len(d.x_test) == 2500 and d.n_features == 784
+    assert "only the t10k files" in d.note and "7500/2500" in d.note
+    assert 0 <= float(d.x_train.min()) and float(d.x_train.max()) <= 1
+    counts = np.bincount(torch.cat([d.y_train, d.y_test]).numpy(), minlength=10)
+    assert counts.tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]  # the real t10k label counts
+
+
+def _write_idx(path, array, magic_type=0x08, compress=True, cut=0):
+    header = bytes([0, 0, magic_type, array.ndim]) + b"".join(struct.pack(">I", s) for s in array.shape)
+    raw = header + array.astype(np.uint8).tobytes()
+    raw = raw[:len(raw) - cut] if cut else raw
+    path.write_bytes(gzip.compress(raw) if compress else raw)
+
+
+def _fake_set(folder, n_images=20, n_labels=20, cut=0, compress=True):
+    folder.mkdir(exist_ok=True)
+    rng = np.random.RandomState(0)
+    suffix = ".gz" if compress else ""
+    _write_idx(folder / f"t10k-images-idx3-ubyte{suffix}", rng.randint(0, 255, (n_images, 28, 28)), compress=compress, cut=cut)
+    _write_idx(folder / f"t10k-labels-idx1-ubyte{suffix}", rng.randint(0, 10, n_labels), compress=compress)
+    return folder
+
+
+def test_synthetic_idx_raw_and_gzip_round_trip(tmp_path):
+    for compress in (True, False):
+        folder = _fake_set(tmp_path / f"ok{compress}", compress=compress)
+        d = load_dataset("mnist", data_dir=str(folder), seed=1)
+        assert len(d.x_train) + len(d.x_test) == 20
+
+
+def test_truncated_file_is_named(tmp_path):
+    folder = _fake_set(tmp_path / "cut", cut=100)
+    with pytest.raises(UserError, match="t10k-images-idx3-ubyte.gz is truncated"):
+        load_dataset("mnist", data_dir=str(folder))
+
+
+def test_corrupt_gzip_is_named(tmp_path):
+    folder = _fake_set(tmp_path / "bad")
+    data = (folder / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(data[:len(data) // 2])
+    with pytest.raises(UserError, match="t10k-labels-idx1-ubyte.gz cannot be read"):
+        load_dataset("mnist", data_dir=str(folder))
+
+
+def test_not_an_idx_file(tmp_path):
+    folder = _fake_set(tmp_path / "magic")
+    (folder / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"hello world, not idx"))
+    with pytest.raises(UserError, match="not an IDX file"):
+        load_dataset("mnist", data_dir=str(folder))
+
+
+def test_mismatched_counts_are_named(tmp_path):
+    folder = _fake_set(tmp_path / "mm", n_images=20, n_labels=19)
+    with pytest.raises(UserError, match="20 images but t10k-labels-idx1-ubyte.gz has 19 labels"):
+        load_dataset("mnist", data_dir=str(folder))
+
+
+def test_missing_files_say_where_they_looked(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        load_dataset("mnist", data_dir=str(tmp_path))
+
+
+def test_environment_variable_and_full_official_split(tmp_path, monkeypatch):
+    folder = _fake_set(tmp_path / "mnist")
+    rng = np.random.RandomState(1)
+    _write_idx(folder / "train-images-idx3-ubyte.gz", rng.randint(0, 255, (30, 28, 28)))
+    _write_idx(folder / "train-labels-idx1-ubyte.gz", rng.randint(0, 10, 30))
+    monkeypatch.setenv("DESCENT_LAB_DATA", str(tmp_path))
+    d = load_dataset("mnist")
+    assert len(d.x_train) == 30 and len(d.x_test) == 20 and "official split" in d.note
+
+
+def test_download_verifies_checksums_without_network(tmp_path):
+    class Fake:
+        def __init__(self, data):
+            self.data = data
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            return False
+
+        def read(self):
+            return self.data
+    with pytest.raises(UserError, match="checksum"):
+        idx.download("mnist", tmp_path, opener=lambda url, timeout: Fake(b"not the real file"))
+    assert not list(tmp_path.glob("*.gz"))
+
+
+def test_csv_dataset(tmp_path):
+    f = tmp_path / "t.csv"
+    f.write_text("a,b,label\n" + "\n".join(f"{i},{i * 2},{i % 2}" for i in range(50)))
+    d = load_dataset(f"csv:{f}", target="label", standardize=True)
+    assert d.n_classes == 2 and d.n_features == 2 and len(d.x_test) == 10
+    assert abs(float(d.x_train.mean())) < 1e-5
+    r = tmp_path / "r.csv"
+    r.write_text("x,y\n" + "\n".join(f"{i},{i * 0.5 + 0.25}" for i in range(20)))
+    assert load_dataset(f"csv:{r}", target="y").n_classes is None
+    with pytest.raises(UserError, match="not a column"):
+        load_dataset(f"csv:{f}", target="nope")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,label\n1,0\nx,1\n2,0\n")
+    with pytest.raises(UserError, match="line 3"):
+        load_dataset(f"csv:{bad}", target="label")
