@@ -55,28 +55,42 @@ class FusedMLP:
     def __init__(self, weights: list[list[torch.Tensor]], biases: list[list[torch.Tensor]], activation: str,
                  device: torch.device, l1: list[float], l2: list[float], dtype: torch.dtype | None = None):
         self.dtype = dtype or fused_dtype([weights[0][0].shape[1], weights[0][0].shape[0]])
-        self.W = [torch.stack(ws).to(device, self.dtype).contiguous() for ws in weights]
-        self.B = [torch.stack(bs).to(device, self.dtype).contiguous() for bs in biases]
+        self.R = len(weights[0])
+        # All of a run's parameters live in one row of a flat (R, P) buffer, each layer a view into it:
+        # an optimizer then steps one tensor per run instead of two per layer.
+        shapes = [tuple(w[0].shape) for w in weights] + [tuple(b[0].shape) for b in biases]
+        total = sum(int(torch.Size(s).numel()) for s in shapes)
+        self.flat = torch.zeros(self.R, total, dtype=self.dtype, device=device)
+        self.gflat = torch.zeros_like(self.flat)
+        views, gviews, offset = [], [], 0
+        for shape in shapes:
+            n = int(torch.Size(shape).numel())
+            views.append(self.flat[:, offset:offset + n].view(self.R, *shape))
+            gviews.append(self.gflat[:, offset:offset + n].view(self.R, *shape))
+            offset += n
+        n_layers = len(weights)
+        self.W, self.B = views[:n_layers], views[n_layers:]
+        self.gW, self.gB = gviews[:n_layers], gviews[n_layers:]
+        with torch.no_grad():
+            for view, tensors in zip(views, list(weights) + list(biases)):
+                view.copy_(torch.stack(tensors))
         self.activation = activation
-        self.R = self.W[0].shape[0]
         self.l1 = l1 if any(l1) else None
         self.l2 = l2 if any(l2) else None
         if self.l1:
             self._l1 = torch.tensor(l1, device=device, dtype=self.dtype).view(-1, 1, 1)
         if self.l2:
             self._l2x2 = torch.tensor([2 * v for v in l2], device=device, dtype=self.dtype).view(-1, 1, 1)
-        self.gW = [torch.zeros_like(w) for w in self.W]
-        self.gB = [torch.zeros_like(b) for b in self.B]
 
     @property
     def params(self) -> list[torch.Tensor]:
-        """Return the stacked parameter tensors (weights then biases)."""
-        return self.W + self.B
+        """Return the parameter tensors an optimizer steps: the one (R, P) flat buffer."""
+        return [self.flat]
 
     @property
     def grads(self) -> list[torch.Tensor]:
         """Return the gradient tensors matching ``params``."""
-        return self.gW + self.gB
+        return [self.gflat]
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Return every run's logits, shape (R, len(x), outputs)."""
@@ -152,8 +166,7 @@ class FusedMLP:
 
     def grad_norms(self) -> torch.Tensor:
         """Return each run's total gradient norm (R,)."""
-        flat = torch.cat([g.reshape(self.R, -1) for g in self.grads], dim=1)
-        return torch.linalg.vector_norm(flat, dim=1)
+        return torch.linalg.vector_norm(self.gflat, dim=1)
 
     def run_weights(self, r: int) -> dict:
         """Return run r's weights in the JSON layout of model.MLP.get_weights()."""

@@ -85,7 +85,8 @@ def compute_paths(surface: Surface, specs: list[PathSpec], starts: list[tuple[fl
     n_starts, dims = len(starts), surface.dims
     start_t = torch.tensor(starts, dtype=torch.float64)
     leaves = [start_t.clone().requires_grad_(True) for _ in specs]
-    optimizers = [build_optimizer(spec.optimizer, [leaf], values) for spec, leaf, values in zip(specs, leaves, resolved)]
+    optimizers = [build_optimizer(spec.optimizer, [leaf], values, fused=False)
+                  for spec, leaf, values in zip(specs, leaves, resolved)]
     drivers = [LRDriver(opt, scheduler, sched_values, total_steps=steps) for opt in optimizers]
     # torch.optim's own update code, without the per-call hook/profiler wrapper that costs more
     # than the arithmetic on these tiny tensors; called under no_grad as the wrapper would.

@@ -21,6 +21,7 @@ from .stepper import SGD_FAMILY, PerRunOptim, VectorSGD
 GROUP_FIELDS = ("dataset", "data_dir", "classes", "points", "noise", "target", "standardize", "test_fraction",
                 "layers", "activation", "output_activation", "loss", "init", "dropout", "batchnorm", "batch_size",
                 "epochs", "seed", "shuffle", "device")
+GRAD_ROWS = 8192  # training rows the epoch-end gradient norm uses at most
 EXPLODED = 1e8  # float64 runs can climb for many epochs before reaching inf; this far up they have diverged
 HISTORY_COLUMNS = ["epoch", "train_loss", "test_loss", "train_acc", "test_acc", "lr", "grad_norm", "seconds"]
 EVAL_ELEMENTS = 1 << 17  # activations per evaluation chunk: larger fresh tensors cost page faults on every call
@@ -176,8 +177,8 @@ class RunGroup:
         self._epoch_lrs = [d.lr for d in self.drivers]
         self._seconds = 0.0
         self.histories: list[list[EpochRecord]] = [[] for _ in range(self.R)]
+        self._grad_rows = None
         self.eval_chunk = max(64, min(8192, EVAL_ELEMENTS // (self.R * max(cfg.layers[1:]))))
-        self._xs = self._ys = None
         self._append_records(0, self._epoch_lrs, 0.0)
 
     # -- state --------------------------------------------------------------------------------------------
@@ -250,12 +251,22 @@ class RunGroup:
         return losses, accs
 
     def train_metrics(self) -> tuple[list[float], list[float | None], list[float]]:
-        """Return every run's (loss, accuracy, full-gradient norm) on the whole training set.
+        """Return every run's (loss, accuracy, gradient norm) on the training set.
 
-        The gradient is that of the mean data loss at the current weights; fused runs get all three
-        from one forward and backward pass.
+        The gradient is that of the mean data loss at the current weights, over the whole training set
+        when it has at most GRAD_ROWS rows (fused runs then get all three from one forward and backward
+        pass), else over a fixed random GRAD_ROWS-row sample, so large sets do not double the epoch's cost.
         """
         x, y = self.x_train, self.y_train
+        if len(x) > GRAD_ROWS:
+            losses, accs = self.evaluate(x, y)
+            if self._grad_rows is None:
+                self._grad_rows = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:GRAD_ROWS].to(self.device)
+            _, _, norms = self._metrics_pass(x[self._grad_rows], y[self._grad_rows])
+            return losses, accs, norms
+        return self._metrics_pass(x, y)
+
+    def _metrics_pass(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float | None], list[float]]:
         classes = self.data.n_classes is not None
         if self.fused:
             loss = torch.zeros(self.R, dtype=torch.float64)
@@ -273,8 +284,8 @@ class RunGroup:
                     for a, g in zip(acc_grads, self.net.grads):
                         a.add_(g, alpha=weight)
             if self.net.l1 is not None or self.net.l2 is not None:
-                acc_grads = self._without_penalty_grads(acc_grads)
-            flat = torch.cat([a.reshape(self.R, -1) for a in acc_grads], dim=1)
+                acc_grads = self._without_penalty_grads(acc_grads[0])
+            flat = acc_grads[0]
             norms = torch.linalg.vector_norm(flat, dim=1).double().cpu().tolist()
             accs = (correct.double() / len(x)).tolist() if classes else [None] * self.R
             return loss.tolist(), accs, norms
@@ -300,15 +311,19 @@ class RunGroup:
             accs.append(right / len(x) if classes else None)
         return losses, accs, norms
 
-    def _without_penalty_grads(self, grads: list[torch.Tensor]) -> list[torch.Tensor]:
-        n = len(self.net.W)
-        out = list(grads)
-        for i, w in enumerate(self.net.W):
+    def _without_penalty_grads(self, flat_grad: torch.Tensor) -> list[torch.Tensor]:
+        """Return the flat gradient with the L1/L2 penalty terms taken out again (data loss only)."""
+        out = flat_grad.clone()
+        offset = 0
+        for w in self.net.W:
+            n = w[0].numel()
+            part = out[:, offset:offset + n].view_as(w)
             if self.net.l1 is not None:
-                out[i] = out[i] - torch.sign(w) * self.net._l1
+                part -= torch.sign(w) * self.net._l1
             if self.net.l2 is not None:
-                out[i] = out[i] - w * self.net._l2x2
-        return out[:n] + out[n:]
+                part -= w * self.net._l2x2
+            offset += n
+        return [out]
 
     def _append_records(self, epoch: int, lrs, seconds: float) -> list[EpochRecord | None]:
         tr_loss, tr_acc, grads = self.train_metrics()
@@ -374,16 +389,14 @@ class RunGroup:
             cfg = self.configs[0]
             self._order = torch.randperm(n, generator=self._order_gen).to(self.device) if cfg.shuffle \
                 else torch.arange(n, device=self.device)
-            # one gather per epoch; batches are then contiguous slices
-            self._xs, self._ys = (self.x_train[self._order], self.y_train[self._order]) if cfg.shuffle \
-                else (self.x_train, self.y_train)
+
             self._batch, self._seconds = 0, 0.0
             self._epoch_lrs = [d.lr for d in self.drivers]
         started = time.perf_counter()
         if not self.fused:
             for m in self.models:
                 m.train()
-        bs, xs, ys = self.batch_size, self._xs, self._ys
+        bs, order, shuffled = self.batch_size, self._order, self.configs[0].shuffle
         batch_drivers = [d for d in self.drivers if d.per_batch]
         per_batch, lrs = bool(batch_drivers), None
         for b in range(self._batch, self.batches_per_epoch):
@@ -391,7 +404,11 @@ class RunGroup:
                 self._batch = b
                 self._seconds += time.perf_counter() - started
                 return None
-            xb, yb = xs[b * bs:(b + 1) * bs], ys[b * bs:(b + 1) * bs]
+            if shuffled:
+                idx = order[b * bs:(b + 1) * bs]
+                xb, yb = torch.index_select(self.x_train, 0, idx), torch.index_select(self.y_train, 0, idx)
+            else:
+                xb, yb = self.x_train[b * bs:(b + 1) * bs], self.y_train[b * bs:(b + 1) * bs]
             if per_batch or lrs is None:
                 lrs = [d.lr for d in self.drivers]
             self.lr_trace.append(lrs)
@@ -409,7 +426,7 @@ class RunGroup:
                 break
         self._seconds += time.perf_counter() - started
         self.epoch += 1
-        self._order = self._xs = self._ys = None
+        self._order = None
         records = self._append_records(self.epoch, self._epoch_lrs, self._seconds)
         for d, rec in zip(self.drivers, records):
             if rec is not None and not d.per_batch and math.isfinite(rec.train_loss):

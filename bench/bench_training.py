@@ -1,0 +1,95 @@
+"""Benchmarks: the 5-momentum spiral comparison and one MNIST-sized epoch, against notebook-style loops.
+
+Prints ratios measured in this process (median of several repetitions; every path is warmed up first so
+one-time costs such as torch's first optimizer import are not counted). Run: python bench/bench_training.py
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from engine.compare import Comparison, run_comparison  # noqa: E402
+from engine.config import TrainConfig  # noqa: E402
+from engine.datasets import load_dataset, spiral_arrays  # noqa: E402
+from engine.trainer import RunGroup, Trainer  # noqa: E402
+from reference_loops import dataloader_mnist_epoch, notebook_momentum_loop  # noqa: E402
+
+MOMENTA = (0, 0.1, 0.2, 0.4, 0.5)
+
+
+def timed(fn, repeats: int) -> float:
+    """Return the median wall time of ``repeats`` calls of fn (after one warm-up call)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def spiral(repeats: int, epochs: int) -> dict:
+    """Time the seeds' 5-momentum loop against `compare` (batched) and five single runs."""
+    x, y = spiral_arrays()
+    data = load_dataset("spiral")
+    base = replace(TrainConfig(), epochs=epochs, optimizer_params={"lr": 0.1})
+    comparison = Comparison(base, [("momentum", [str(m) for m in MOMENTA])])
+    ref = timed(lambda: notebook_momentum_loop(x, y, MOMENTA, epochs=epochs), repeats)
+    batched = timed(lambda: run_comparison(comparison, data_cache={base.dataset_key(): data}), repeats)
+    single = timed(lambda: [Trainer(base.with_field("momentum", m), data).run() for m in MOMENTA], repeats)
+    path = RunGroup([base.with_field("momentum", m) for m in MOMENTA], data).path
+    return {"reference_s": ref, "compare_s": batched, "five_single_runs_s": single, "path": path}
+
+
+def mnist(repeats: int) -> dict | None:
+    """Time one epoch (training, then train/test loss and accuracy) of 784-40-40-40-10 Adam, batch 50, 60k images."""
+    try:
+        data = load_dataset("fashion-mnist")  # Debian's dataset-fashion-mnist: 60,000 training images
+    except Exception as err:  # noqa: BLE001
+        print(f"MNIST-sized benchmark skipped: {err}")
+        return None
+    cfg = TrainConfig(dataset="fashion-mnist", layers=(784, 40, 40, 40, 10), optimizer="adam",
+                      optimizer_params={"lr": 0.001}, batch_size=50, epochs=1)
+    ref = timed(lambda: dataloader_mnist_epoch(data.x_train, data.y_train, data.x_test, data.y_test), repeats)
+    trainers = [Trainer(replace(cfg, epochs=repeats + 2), data)]  # built outside the timing, as the loop's data is
+    ours = timed(lambda: trainers[0].run_epoch(), repeats)
+    return {"reference_s": ref, "engine_s": ours, "images": len(data.x_train), "path": Trainer(cfg, data).path}
+
+
+def main() -> None:
+    """Run the benchmarks and print a table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for every path (default 1)")
+    parser.add_argument("--skip-mnist", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch thread(s), "
+          f"torch {torch.__version__}, median of {args.repeats}")
+    s = spiral(args.repeats, args.epochs)
+    print(f"spiral 5-momentum x {args.epochs} epochs, batch 20:")
+    print(f"  notebook loop (DataLoader)  {s['reference_s']:7.2f} s   1.0x")
+    print(f"  five single runs            {s['five_single_runs_s']:7.2f} s  {s['reference_s'] / s['five_single_runs_s']:5.1f}x")
+    print(f"  compare (batched: {s['path']}) {s['compare_s']:7.2f} s  {s['reference_s'] / s['compare_s']:5.1f}x")
+    if not args.skip_mnist:
+        m = mnist(args.repeats)
+        if m:
+            print(f"MNIST-sized epoch ({m['images']} images, 784-40-40-40-10 Adam, batch 50):")
+            print(f"  DataLoader loop             {m['reference_s']:7.2f} s   1.0x")
+            print(f"  engine ({m['path']})  {m['engine_s']:7.2f} s  {m['reference_s'] / m['engine_s']:5.1f}x")
+
+
+if __name__ == "__main__":
+    main()
