@@ -17,6 +17,7 @@ class LineChart:
         plot.setLabel("bottom", xlabel)
         plot.setLabel("left", ylabel)
         plot.showGrid(x=True, y=True, alpha=0.25)
+        plot.getAxis("left").enableAutoSIPrefix(False)  # 0.1 reads as 0.1, not "100 (x0.001)"
         self.legend = plot.addLegend(offset=(-10, 10)) if legend else None
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.bands: dict[str, pg.FillBetweenItem] = {}
@@ -48,6 +49,15 @@ class LineChart:
             fill.setZValue(-1)
             self.plot.addItem(fill)
             self.bands[name] = fill
+
+    def fit_y(self) -> None:
+        """Auto-range y, but show a constant series from 0 (pyqtgraph's range for a flat line is arbitrary)."""
+        values = np.concatenate([ys[np.isfinite(ys)] for _, ys in self.data.values()] or [np.zeros(0)])
+        if values.size and np.ptp(values) <= 1e-12 * max(1.0, abs(values).max()):
+            top = float(values.max())
+            self.plot.setYRange(min(0.0, top), max(0.0, top) * 1.25 or 1.0, padding=0)
+        else:
+            self.plot.enableAutoRange(axis="y")
 
     def clear(self) -> None:
         """Remove every curve and band."""
@@ -163,3 +173,117 @@ class ConfusionMatrix:
         return ["true", "predicted", "count"], [[self.labels[i], self.labels[j], int(self.matrix[i, j])]
                                               for i in range(len(self.labels)) for j in range(len(self.labels))]
 
+
+
+class TwinChart:
+    """Loss on the left axis and accuracy on the right axis of one plot, as in the seeds' figures."""
+
+    def __init__(self, plot: pg.PlotItem, title: str = "loss and accuracy"):
+        self.plot = plot
+        plot.setTitle(title)
+        plot.setLabel("bottom", "epoch")
+        plot.setLabel("left", "loss", color=style.PALETTE[1])
+        plot.showGrid(x=True, y=True, alpha=0.2)
+        self.legend = plot.addLegend(offset=(-10, 10))
+        self.right = pg.ViewBox()
+        plot.showAxis("right")
+        plot.scene().addItem(self.right)
+        plot.getAxis("right").linkToView(self.right)
+        plot.getAxis("right").setLabel("accuracy", color=style.PALETTE[0])
+        self.right.setXLink(plot)
+        self.right.setYRange(0, 1)
+        plot.vb.sigResized.connect(self._sync)
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        specs = [("train loss", plot, style.PALETTE[1], False), ("test loss", plot, style.PALETTE[1], True),
+                 ("train accuracy", self.right, style.PALETTE[0], False), ("test accuracy", self.right, style.PALETTE[0], True)]
+        for name, box, colour, dashed in specs:
+            pen = pg.mkPen(colour, width=2, style=QtCore.Qt.PenStyle.DashLine if dashed else QtCore.Qt.PenStyle.SolidLine)
+            curve = pg.PlotDataItem(pen=pen, connect="finite")  # unnamed: set_history manages the legend
+            box.addItem(curve)
+            self.curves[name] = curve
+
+    def _sync(self):
+        self.right.setGeometry(self.plot.vb.sceneBoundingRect())
+        self.right.linkedViewChanged(self.plot.vb, self.right.XAxis)
+
+    def set_history(self, history) -> None:
+        """Draw train/test loss and accuracy of a list of EpochRecords."""
+        epochs = np.array([h.epoch for h in history], dtype=float)
+        for name, attr in (("train loss", "train_loss"), ("test loss", "test_loss"),
+                           ("train accuracy", "train_acc"), ("test accuracy", "test_acc")):
+            ys = np.array([np.nan if getattr(h, attr) is None else getattr(h, attr) for h in history], dtype=float)
+            curve = self.curves[name]
+            if np.isfinite(ys).any():
+                curve.setData(epochs, ys, connect="finite")
+                curve.show()
+                if self.legend.getLabel(curve) is None:
+                    self.legend.addItem(curve, name)
+            else:
+                curve.setData([], [])
+                curve.hide()
+                self.legend.removeItem(curve)  # no test set: no empty legend entries
+            self.data[name] = (epochs, ys)
+        self._sync()
+
+    def table(self) -> tuple[list[str], list[list]]:
+        """Return (header, rows): epoch and the four series."""
+        names = list(self.curves)
+        if not self.data:
+            return ["epoch", *names], []
+        epochs = next(iter(self.data.values()))[0]
+        rows = [[float(e), *[float(self.data[n][1][i]) for n in names]] for i, e in enumerate(epochs)]
+        return ["epoch", *[n.replace(" ", "_") for n in names]], rows
+
+
+class ImageGrid:
+    """A mosaic of test images with predicted/true labels; wrong predictions framed in red."""
+
+    def __init__(self, plot: pg.PlotItem, title: str = "test images: predicted / true (red = wrong)"):
+        self.plot = plot
+        plot.setTitle(title)
+        plot.hideAxis("left")
+        plot.hideAxis("bottom")
+        plot.setAspectLocked(True)
+        plot.invertY(True)
+        self.image = pg.ImageItem()
+        plot.addItem(self.image)
+        self.frames = pg.PlotCurveItem(pen=pg.mkPen("#e00000", width=2), connect="finite")
+        plot.addItem(self.frames)
+        self.texts: list[pg.TextItem] = []
+        self.rows: list[list] = []
+
+    def set_samples(self, images, true, predicted, shape, names) -> None:
+        """Draw up to 36 images in a square grid with their labels."""
+        n = len(images)
+        cols = int(np.ceil(np.sqrt(n)))
+        h, w = shape
+        pad = 10
+        mosaic = np.ones(((h + pad) * cols, (w + pad) * cols), dtype=float)
+        fx, fy = [], []
+        for t in self.texts:
+            self.plot.removeItem(t)
+        self.texts, self.rows = [], []
+        for i in range(n):
+            r, c = divmod(i, cols)
+            y0, x0 = r * (h + pad) + pad, c * (w + pad)
+            mosaic[y0:y0 + h, x0:x0 + w] = 1 - images[i].reshape(h, w)
+            wrong = int(predicted[i]) != int(true[i])
+            label = f"{names[int(predicted[i])]}/{names[int(true[i])]}"
+            text = pg.TextItem(label, color="#d00000" if wrong else "#1a6e1a", anchor=(0, 1))
+            font = text.textItem.font()
+            font.setPointSize(7)
+            text.setFont(font)
+            text.setPos(x0, y0)
+            self.plot.addItem(text)
+            self.texts.append(text)
+            self.rows.append([i, names[int(true[i])], names[int(predicted[i])], wrong])
+            if wrong:
+                fx += [x0 - 1, x0 + w, x0 + w, x0 - 1, x0 - 1, np.nan]
+                fy += [y0 - 1, y0 - 1, y0 + h, y0 + h, y0 - 1, np.nan]
+        self.image.setImage(mosaic, levels=(0, 1))
+        self.frames.setData(np.array(fx, dtype=float), np.array(fy, dtype=float), connect="finite")
+
+    def table(self) -> tuple[list[str], list[list]]:
+        """Return (header, rows): sample index, true and predicted label, wrong."""
+        return ["sample", "true", "predicted", "wrong"], self.rows

@@ -6,6 +6,8 @@ import pyqtgraph as pg
 
 from . import style
 
+MAX_DOTS = 150
+
 
 def path_xy(points: np.ndarray, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the (x, y) to draw for a path: (x, y) in 2-D, (x, f(x)) in 1-D."""
@@ -64,6 +66,8 @@ class PathItems:
         """Draw steps 0..k (all when k is None)."""
         n = len(self.x) if k is None else min(len(self.x), k + 1)
         x, y = self.x[:n], self.y[:n]
+        # past MAX_DOTS points the dots merge into a line anyway, and drawing them costs most of a frame
+        self.line.setSymbol("o" if len(self.x) <= MAX_DOTS else None)
         self.line.setData(x, y)
         self.start.setData(x[:1], y[:1])
         done = n == len(self.x)
