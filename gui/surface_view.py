@@ -378,11 +378,10 @@ class SurfaceView(QtWidgets.QWidget):
         self.timeline.setValue(min(self.timeline.maximum(), self.timeline.value() + 1))
 
     def _advance(self):
+        self.step_once()
         if self.timeline.value() >= self.timeline.maximum():
             self._anim.stop()
             self.play.setText("Play")
-            return
-        self.step_once()
 
     def _set_speed(self, *_):
         self._anim.setInterval(int(1000 / max(1, self.speed.value())))
