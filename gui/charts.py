@@ -11,12 +11,14 @@ from . import style
 class LineChart:
     """Named curves on one PlotItem, created once and updated with set_series()."""
 
-    def __init__(self, plot: pg.PlotItem, title: str = "", xlabel: str = "epoch", ylabel: str = "", legend: bool = True):
+    def __init__(self, plot: pg.PlotItem, title: str = "", xlabel: str = "epoch", ylabel: str = "", legend: bool = True,
+                 grid: bool = False):
         self.plot = plot
         plot.setTitle(title)
         plot.setLabel("bottom", xlabel)
         plot.setLabel("left", ylabel)
-        plot.showGrid(x=True, y=True, alpha=0.25)
+        if grid:  # grid lines are repainted with the axes and cost ~5 ms per axis per frame: static charts only
+            plot.showGrid(x=True, y=True, alpha=0.25)
         plot.getAxis("left").enableAutoSIPrefix(False)  # 0.1 reads as 0.1, not "100 (x0.001)"
         self.legend = plot.addLegend(offset=(-10, 10)) if legend else None
         self.curves: dict[str, pg.PlotDataItem] = {}
@@ -142,6 +144,14 @@ class ConfusionMatrix:
         self.texts: list[pg.TextItem] = []
         self.matrix = np.zeros((0, 0), dtype=int)
         self.labels: list[str] = []
+        self._make_texts(100)  # made up front: creating them in the middle of training stalls the event loop
+
+    def _make_texts(self, count: int) -> None:
+        while len(self.texts) < count:
+            text = pg.TextItem("", anchor=(0.5, 0.5))
+            text.hide()
+            self.plot.addItem(text)
+            self.texts.append(text)
 
     def set_matrix(self, matrix: np.ndarray, labels: list[str]) -> None:
         """Draw ``matrix[true, predicted]`` with ``labels`` on both axes."""
@@ -153,16 +163,17 @@ class ConfusionMatrix:
         cmap = pg.ColorMap([0.0, 1.0], [(247, 251, 255), (8, 48, 107)])
         self.image.setImage(share, levels=(0, 1), lut=cmap.getLookupTable(nPts=256))
         self.image.setRect(QtCore.QRectF(-0.5, -0.5, n, n))
-        for t in self.texts:
-            self.plot.removeItem(t)
-        self.texts = []
-        if n <= 20:
-            for i in range(n):
-                for j in range(n):
-                    text = pg.TextItem(str(int(matrix[i, j])), color="w" if share[i, j] > 0.55 else "#222222", anchor=(0.5, 0.5))
-                    text.setPos(j, i)
-                    self.plot.addItem(text)
-                    self.texts.append(text)
+        wanted = n * n if n <= 20 else 0
+        self._make_texts(wanted)  # reused between calls: creating text items is slow
+        for k, text in enumerate(self.texts):
+            if k < wanted:
+                i, j = divmod(k, n)
+                text.setText(str(int(matrix[i, j])))
+                text.setColor("w" if share[i, j] > 0.55 else "#222222")
+                text.setPos(j, i)
+                text.show()
+            else:
+                text.hide()
         ticks = [[(i, str(lab)) for i, lab in enumerate(labels)]]
         self.plot.getAxis("bottom").setTicks(ticks)
         self.plot.getAxis("left").setTicks(ticks)
@@ -183,7 +194,6 @@ class TwinChart:
         plot.setTitle(title)
         plot.setLabel("bottom", "epoch")
         plot.setLabel("left", "loss", color=style.PALETTE[1])
-        plot.showGrid(x=True, y=True, alpha=0.2)
         self.legend = plot.addLegend(offset=(-10, 10))
         self.right = pg.ViewBox()
         plot.showAxis("right")
@@ -252,6 +262,17 @@ class ImageGrid:
         plot.addItem(self.frames)
         self.texts: list[pg.TextItem] = []
         self.rows: list[list] = []
+        self._make_texts(36)
+
+    def _make_texts(self, count: int) -> None:
+        while len(self.texts) < count:  # made once and reused
+            text = pg.TextItem("", anchor=(0, 1))
+            font = text.textItem.font()
+            font.setPointSize(7)
+            text.setFont(font)
+            text.hide()
+            self.plot.addItem(text)
+            self.texts.append(text)
 
     def set_samples(self, images, true, predicted, shape, names) -> None:
         """Draw up to 36 images in a square grid with their labels."""
@@ -261,22 +282,20 @@ class ImageGrid:
         pad = 10
         mosaic = np.ones(((h + pad) * cols, (w + pad) * cols), dtype=float)
         fx, fy = [], []
-        for t in self.texts:
-            self.plot.removeItem(t)
-        self.texts, self.rows = [], []
+        self._make_texts(n)
+        for text in self.texts[n:]:
+            text.hide()
+        self.rows = []
         for i in range(n):
             r, c = divmod(i, cols)
             y0, x0 = r * (h + pad) + pad, c * (w + pad)
             mosaic[y0:y0 + h, x0:x0 + w] = 1 - images[i].reshape(h, w)
             wrong = int(predicted[i]) != int(true[i])
-            label = f"{names[int(predicted[i])]}/{names[int(true[i])]}"
-            text = pg.TextItem(label, color="#d00000" if wrong else "#1a6e1a", anchor=(0, 1))
-            font = text.textItem.font()
-            font.setPointSize(7)
-            text.setFont(font)
+            text = self.texts[i]
+            text.setText(f"{names[int(predicted[i])]}/{names[int(true[i])]}")
+            text.setColor("#d00000" if wrong else "#1a6e1a")
             text.setPos(x0, y0)
-            self.plot.addItem(text)
-            self.texts.append(text)
+            text.show()
             self.rows.append([i, names[int(true[i])], names[int(predicted[i])], wrong])
             if wrong:
                 fx += [x0 - 1, x0 + w, x0 + w, x0 - 1, x0 - 1, np.nan]

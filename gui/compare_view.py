@@ -239,6 +239,7 @@ class CompareView(QtWidgets.QWidget):
         with self.worker.lock:
             self.worker.status = "running"
             self.worker.results = []
+        self._last_status = "running"  # a short comparison may end before the next refresh sees it running
         self._run.emit(comparison)
         self.run_button.setEnabled(False)
         self.stop_button.setEnabled(True)

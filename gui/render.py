@@ -63,7 +63,7 @@ def render_lines(series: list[dict], path: str | Path, title: str, ylabel: str, 
     """Write a line chart; each series is {name, x, y, colour, dashed?, band?}."""
     from .charts import LineChart
     widget = _layout(900, 560)
-    chart = LineChart(widget.addPlot(), title, xlabel, ylabel)
+    chart = LineChart(widget.addPlot(), title, xlabel, ylabel, grid=True)
     for s in series:
         chart.set_series(s["name"], s["x"], s["y"], s["colour"], s.get("dashed", False), band=s.get("band"))
     chart.set_log_y(log_y)
@@ -84,7 +84,7 @@ def render_grid(cells: dict, rows: list[str], cols: list[str], path: str | Path,
     for r in rows:
         for c in cols:
             plot = widget.addPlot()
-            chart = LineChart(plot, f"{r} · {c}", "epoch", ylabel, legend=False)
+            chart = LineChart(plot, f"{r} · {c}", "epoch", ylabel, legend=False, grid=True)
             cell = cells.get((r, c), [])
             for s in cell:
                 chart.set_series(s["name"], s["x"], s["y"], s["colour"], s.get("dashed", False), width=1.5,

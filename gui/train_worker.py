@@ -18,6 +18,7 @@ from engine.evaluation import confusion_matrix, decision_grid, per_class_accurac
 from engine.trainer import Trainer
 
 GRID_SAMPLES = 36
+VISUALS_EVERY_S = 0.3  # decision regions / confusion are recomputed at most this often while training
 
 
 @dataclass
@@ -124,9 +125,10 @@ class TrainWorker(QtCore.QObject):
             if record is None:
                 break
             self._set(history=list(t.history), batch=0)
-            self._visuals()
+            self._visuals(force=False)
             if mode == "step":
                 break
+        self._visuals()
         self._elapsed_before += time.perf_counter() - self._started
         if t.diverged_at is not None:
             status = "diverged"
@@ -138,7 +140,11 @@ class TrainWorker(QtCore.QObject):
                   message=f"diverged at epoch {t.diverged_at} (loss not finite)" if t.diverged_at else "")
 
     # -- helpers ------------------------------------------------------------------------------------------
-    def _visuals(self) -> None:
+    def _visuals(self, force: bool = True) -> None:
+        now = time.perf_counter()
+        if not force and now - getattr(self, "_visuals_at", 0.0) < VISUALS_EVERY_S:
+            return
+        self._visuals_at = now
         t = self.trainer
         data = t.data
         update = {}

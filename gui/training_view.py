@@ -14,6 +14,7 @@ from .config_form import ConfigForm
 from .train_worker import TrainWorker
 
 REFRESH_MS = 33  # ~30 Hz: the view pulls the latest state; the worker never signals per batch
+CHART_MS = 100  # while training, charts redraw at most 10 times a second: painting holds the GIL the worker needs
 
 
 class TrainingView(QtWidgets.QWidget):
@@ -35,6 +36,7 @@ class TrainingView(QtWidgets.QWidget):
         self.thread.start()
         self._seen = -1
         self._drawn: dict = {}
+        self._charts_at = -10**9
         self._status = "idle"
         self._dirty_config = True
         self.timer = QtCore.QTimer(self, interval=REFRESH_MS)
@@ -107,6 +109,10 @@ class TrainingView(QtWidgets.QWidget):
         self.empty.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         for w in (self.empty, self.decision_canvas, self.image_canvas):
             self.side.addWidget(w)
+        cache = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
+        for plot in (self.decision_plot, self.confusion_plot):
+            for axis in ("left", "bottom"):
+                plot.getAxis(axis).setCacheMode(cache)  # their ranges rarely change: blit instead of repaint
         charts.addWidget(self.canvas)
         charts.addWidget(self.side)
         charts.setSizes([600, 500])
@@ -203,6 +209,14 @@ class TrainingView(QtWidgets.QWidget):
         if s.version == self._seen:
             return
         self._seen = s.version
+        now = QtCore.QTime.currentTime().msecsSinceStartOfDay()
+        charts_due = s.status != "running" or now - self._charts_at >= CHART_MS or now < self._charts_at
+        if charts_due:
+            self._charts_at = now
+            self._draw_charts(s)
+        self._draw_status(s)
+
+    def _draw_charts(self, s) -> None:
         if s.history and (not self._drawn.get("history") or len(s.history) != self._drawn["history"]
                           or s.history[-1] is not self._drawn.get("last")):
             self.twin.set_history(s.history)
@@ -230,6 +244,8 @@ class TrainingView(QtWidgets.QWidget):
             self.samples.set_samples(*s.samples)
         self._drawn = {"points": s.points, "decision": s.decision, "confusion": s.confusion, "samples": s.samples,
                        "history": len(s.history), "last": s.history[-1] if s.history else None}
+
+    def _draw_status(self, s) -> None:
         done = s.history[-1].epoch if s.history else 0
         self.progress.setMaximum(max(1, s.batches))
         self.progress.setValue(min(s.batch, max(1, s.batches)))
