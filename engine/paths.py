@@ -84,7 +84,10 @@ def compute_paths(surface: Surface, specs: list[PathSpec], starts: list[tuple[fl
 
     n_starts, dims = len(starts), surface.dims
     start_t = torch.tensor(starts, dtype=torch.float64)
-    leaves = [start_t.clone().requires_grad_(True) for _ in specs]
+    # one buffer for every position; each optimizer steps its own slice of rows (a view, and a leaf
+    # because the buffer itself needs no gradient), so no per-step concatenation is needed
+    positions = start_t.repeat(len(specs), 1)
+    leaves = [positions[k * n_starts:(k + 1) * n_starts] for k in range(len(specs))]
     optimizers = [build_optimizer(spec.optimizer, [leaf], values, fused=False)
                   for spec, leaf, values in zip(specs, leaves, resolved)]
     drivers = [LRDriver(opt, scheduler, sched_values, total_steps=steps) for opt in optimizers]
@@ -96,7 +99,7 @@ def compute_paths(surface: Surface, specs: list[PathSpec], starts: list[tuple[fl
     points = torch.empty(steps + 1, n_runs, dims, dtype=torch.float64)
     losses = torch.empty(steps + 1, n_runs, dtype=torch.float64)
     gnorms = torch.empty(steps + 1, n_runs, dtype=torch.float64)
-    lrs = torch.empty(steps, len(specs), dtype=torch.float64)
+    lr_rows: list[list[float]] = []
     lo = torch.tensor([d[0] for d in surface.domain], dtype=torch.float64)
     hi = torch.tensor([d[1] for d in surface.domain], dtype=torch.float64)
     margin = DIVERGE_MARGIN * (hi - lo)
@@ -104,8 +107,7 @@ def compute_paths(surface: Surface, specs: list[PathSpec], starts: list[tuple[fl
 
     with np.errstate(all="ignore"):
         for t in range(steps + 1):
-            with torch.no_grad():
-                current = torch.cat([leaf.detach() for leaf in leaves])
+            current = positions.clone()
             x = current.clone().requires_grad_(True)
             value = surface.value(x)
             (grad,) = torch.autograd.grad(value.sum(), x)
@@ -119,15 +121,16 @@ def compute_paths(surface: Surface, specs: list[PathSpec], starts: list[tuple[fl
             if t == steps or bool((diverged >= 0).all()):
                 break
             grad = torch.where(torch.isfinite(grad), grad, torch.zeros_like(grad))
+            lr_rows.append([driver.lr for driver in drivers])
             with torch.no_grad():
                 for k, (leaf, opt, driver, step) in enumerate(zip(leaves, optimizers, drivers, raw_steps)):
                     leaf.grad = grad[k * n_starts:(k + 1) * n_starts]
-                    lrs[t, k] = driver.lr
                     step(opt)
                     if driver.scheduler is not None:
                         metric = float(value[k * n_starts:(k + 1) * n_starts].detach().mean()) if driver.needs_metric else None
                         driver.step(metric)
     last = t
+    lrs = torch.tensor(lr_rows, dtype=torch.float64).reshape(len(lr_rows), len(specs))
 
     paths = []
     for k, (spec, values) in enumerate(zip(specs, resolved)):
