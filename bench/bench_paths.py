@@ -4,37 +4,26 @@
 """
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from engine.optimizers import OPTIMIZERS  # noqa: E402
 from engine.paths import PathSpec, compute_paths  # noqa: E402
 from engine.surfaces import get_surface  # noqa: E402
-
-
-def median_time(fn, repeats=7) -> float:
-    """Return the median wall time of fn over ``repeats`` calls after a warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from timing import median_time  # noqa: E402
 
 
 def main() -> None:
     """Print the timings."""
     peaks = get_surface("peaks")
     specs = [PathSpec(i, {"lr": 0.05}) for i in OPTIMIZERS.ids()]
-    paths = median_time(lambda: compute_paths(peaks, specs, [(-0.35, -0.67)], 500))
-    four = median_time(lambda: compute_paths(peaks, specs, [(-0.35, -0.67), (0.3, 1.3), (-0.4, -0.5), (-0.3, -0.5)], 500))
-    grid = median_time(lambda: peaks.grid(400))
+    paths = median_time(lambda: compute_paths(peaks, specs, [(-0.35, -0.67)], 500), 7)
+    four = median_time(lambda: compute_paths(peaks, specs, [(-0.35, -0.67), (0.3, 1.3), (-0.4, -0.5), (-0.3, -0.5)], 500), 7)
+    grid = median_time(lambda: peaks.grid(400), 7)
     print(f"12 optimizers x 500 steps, 1 start:  {paths * 1000:6.0f} ms")
     print(f"12 optimizers x 500 steps, 4 starts: {four * 1000:6.0f} ms")
     print(f"peaks on a 400x400 grid:             {grid * 1000:6.1f} ms")

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,19 +22,9 @@ from engine.config import TrainConfig  # noqa: E402
 from engine.datasets import load_dataset, spiral_arrays  # noqa: E402
 from engine.trainer import RunGroup, Trainer  # noqa: E402
 from reference_loops import dataloader_mnist_epoch, notebook_momentum_loop  # noqa: E402
+from timing import median_time as timed  # noqa: E402
 
 MOMENTA = (0, 0.1, 0.2, 0.4, 0.5)
-
-
-def timed(fn, repeats: int) -> float:
-    """Return the median wall time of ``repeats`` calls of fn (after one warm-up call)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def spiral(repeats: int, epochs: int) -> dict:

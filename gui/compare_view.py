@@ -13,6 +13,7 @@ from engine.errors import UserError
 
 from . import style
 from .chart_export import ChartSet
+from .threads import stop_worker_thread
 from .charts import LineChart
 
 FIELDS = ["momentum", "lr", "optimizer", "scheduler", "batch_size", "activation", "init", "dropout", "l2", "loss"]
@@ -269,11 +270,7 @@ class CompareView(QtWidgets.QWidget):
 
     def shutdown(self) -> None:
         """Stop the worker thread; called when the window closes."""
-        self.timer.stop()
-        self.worker.request_stop()
-        self.thread.requestInterruption()
-        self.thread.quit()
-        self.thread.wait()
+        stop_worker_thread(self.timer, self.worker, self.thread)
 
     # -- drawing ------------------------------------------------------------------------------------------
     def refresh(self) -> None:

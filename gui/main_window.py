@@ -34,10 +34,17 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabs.addTab(self.training, "Training")
         self.tabs.addTab(self.compare, "Comparison")
         self.setCentralWidget(self.tabs)
-        self.statusBar().showMessage("Click the map to start a path; Shift+click adds a start.")
+        self.tabs.currentChanged.connect(self._tab_hint)
+        self._tab_hint(0)
         self.current_file: Path | None = None
         self._build_menus()
         self.restore()
+
+    def _tab_hint(self, index: int) -> None:
+        hints = ("Click the map to start a path; Shift+click adds a start. Space plays, → steps.",
+                 "Step trains one epoch, Run to the end; Pause keeps the run, Stop ends it. Space runs/pauses.",
+                 "Pick what varies (or a preset); the rest comes from the Training tab. Right-click a chart to export.")
+        self.statusBar().showMessage(hints[index] if 0 <= index < len(hints) else "")
 
     # -- menus --------------------------------------------------------------------------------------------
     def _build_menus(self) -> None:

@@ -9,6 +9,7 @@ from engine.errors import UserError
 
 from . import style
 from .chart_export import ChartSet
+from .threads import stop_worker_thread
 from .charts import ConfusionMatrix, DecisionMap, ImageGrid, LineChart, TwinChart
 from .config_form import ConfigForm
 from .train_worker import TrainWorker
@@ -196,11 +197,7 @@ class TrainingView(QtWidgets.QWidget):
 
     def shutdown(self) -> None:
         """Stop training and the thread; called when the window closes."""
-        self.timer.stop()
-        self.worker.request_stop()
-        self.thread.requestInterruption()
-        self.thread.quit()
-        self.thread.wait()
+        stop_worker_thread(self.timer, self.worker, self.thread)
 
     # -- drawing ------------------------------------------------------------------------------------------
     def refresh(self) -> None:
