@@ -21,7 +21,8 @@ from .stepper import SGD_FAMILY, PerRunOptim, VectorSGD
 GROUP_FIELDS = ("dataset", "data_dir", "classes", "points", "noise", "target", "standardize", "test_fraction",
                 "layers", "activation", "output_activation", "loss", "init", "dropout", "batchnorm", "batch_size",
                 "epochs", "seed", "shuffle", "device")
-GRAD_ROWS = 8192  # training rows the epoch-end gradient norm uses at most
+GRAD_ROWS = 2048  # training rows the epoch-end gradient norm uses at most (a fixed random sample beyond that)
+GATHER_ELEMENTS = 1 << 20  # data up to this size is gathered into epoch order once; batches are then free views
 EXPLODED = 1e8  # float64 runs can climb for many epochs before reaching inf; this far up they have diverged
 HISTORY_COLUMNS = ["epoch", "train_loss", "test_loss", "train_acc", "test_acc", "lr", "grad_norm", "seconds"]
 EVAL_ELEMENTS = 1 << 17  # activations per evaluation chunk: larger fresh tensors cost page faults on every call
@@ -178,6 +179,7 @@ class RunGroup:
         self._seconds = 0.0
         self.histories: list[list[EpochRecord]] = [[] for _ in range(self.R)]
         self._grad_rows = None
+        self._epoch_data = None
         self.eval_chunk = max(64, min(8192, EVAL_ELEMENTS // (self.R * max(cfg.layers[1:]))))
         self._append_records(0, self._epoch_lrs, 0.0)
 
@@ -389,6 +391,8 @@ class RunGroup:
             cfg = self.configs[0]
             self._order = torch.randperm(n, generator=self._order_gen).to(self.device) if cfg.shuffle \
                 else torch.arange(n, device=self.device)
+            small = self.x_train.numel() <= GATHER_ELEMENTS
+            self._epoch_data = (self.x_train[self._order], self.y_train[self._order]) if cfg.shuffle and small else None
 
             self._batch, self._seconds = 0, 0.0
             self._epoch_lrs = [d.lr for d in self.drivers]
@@ -397,6 +401,7 @@ class RunGroup:
             for m in self.models:
                 m.train()
         bs, order, shuffled = self.batch_size, self._order, self.configs[0].shuffle
+        gathered = self._epoch_data
         batch_drivers = [d for d in self.drivers if d.per_batch]
         per_batch, lrs = bool(batch_drivers), None
         for b in range(self._batch, self.batches_per_epoch):
@@ -404,7 +409,9 @@ class RunGroup:
                 self._batch = b
                 self._seconds += time.perf_counter() - started
                 return None
-            if shuffled:
+            if gathered is not None:
+                xb, yb = gathered[0][b * bs:(b + 1) * bs], gathered[1][b * bs:(b + 1) * bs]
+            elif shuffled:
                 idx = order[b * bs:(b + 1) * bs]
                 xb, yb = torch.index_select(self.x_train, 0, idx), torch.index_select(self.y_train, 0, idx)
             else:
@@ -413,20 +420,20 @@ class RunGroup:
                 lrs = [d.lr for d in self.drivers]
             self.lr_trace.append(lrs)
             values = self._batch_step(xb, yb, lrs)
-            if values is not None:
-                for r, v in enumerate(values):
-                    if self.diverged_at[r] is None and not math.isfinite(v):
-                        self.diverged_at[r] = self.epoch + 1
             for d in batch_drivers:
                 d.step()
             self._batch = b + 1
             if on_batch is not None:
                 on_batch(b + 1, self.batches_per_epoch)
-            if all(d is not None for d in self.diverged_at):
-                break
+            if values is not None:  # the autograd path checks every batch; fused runs at the epoch's end
+                for r, v in enumerate(values):
+                    if self.diverged_at[r] is None and not math.isfinite(v):
+                        self.diverged_at[r] = self.epoch + 1
+                if all(d is not None for d in self.diverged_at):
+                    break
         self._seconds += time.perf_counter() - started
         self.epoch += 1
-        self._order = None
+        self._order = self._epoch_data = None
         records = self._append_records(self.epoch, self._epoch_lrs, self._seconds)
         for d, rec in zip(self.drivers, records):
             if rec is not None and not d.per_batch and math.isfinite(rec.train_loss):

@@ -1,6 +1,8 @@
 """The training panel: configuration, Step/Run/Pause/Stop/Reset, live curves, decision regions or confusion."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
@@ -15,7 +17,7 @@ from .config_form import ConfigForm
 from .train_worker import TrainWorker
 
 REFRESH_MS = 33  # ~30 Hz: the view pulls the latest state; the worker never signals per batch
-CHART_MS = 100  # while training, charts redraw at most 10 times a second: painting holds the GIL the worker needs
+CHART_MS = 200  # while training, charts redraw at most 5 times a second: painting holds the GIL the worker needs
 
 
 class TrainingView(QtWidgets.QWidget):
@@ -127,12 +129,23 @@ class TrainingView(QtWidgets.QWidget):
         self.charts.add("confusion_matrix", self.confusion_plot, self.confusion.table)
         self.charts.add("test_images", self.samples_plot, self.samples.table)
         self._show_panels(decision=False, images=False)
+        self._warm_up_image_panels()
 
         self.step_button.clicked.connect(self.step_epoch)
         self.run_button.clicked.connect(self.run)
         self.pause_button.clicked.connect(self.pause)
         self.stop_button.clicked.connect(self.stop)
         self.reset_button.clicked.connect(self.reset)
+
+    def _warm_up_image_panels(self) -> None:
+        """Draw the image panels once with placeholders: their first layout and paint (fonts, 136 labels)
+        take ~90 ms, which would otherwise stall the window in the middle of the first epoch."""
+        labels = [str(k) for k in range(10)]
+        self.confusion.set_matrix(np.zeros((10, 10), dtype=int), labels)
+        zeros = np.zeros(36, dtype=int)
+        self.samples.set_samples(np.zeros((36, 28 * 28)), zeros, zeros, (28, 28), labels)
+        self.image_canvas.resize(600, 800)
+        self.image_canvas.grab()
 
     # -- actions ------------------------------------------------------------------------------------------
     def _config_changed(self):
@@ -237,8 +250,13 @@ class TrainingView(QtWidgets.QWidget):
             worst = int(np.nanargmin(per)) if np.isfinite(per).any() else 0
             self.confusion_plot.setTitle(f"confusion matrix (rows true, columns predicted) — weakest class: "
                                          f"{labels[worst]} {per[worst]:.0%}")
+        confusion_drawn_now = s.confusion is not None and self._drawn.get("confusion") is not s.confusion
         if s.samples is not None and self._drawn.get("samples") is not s.samples:
-            self.samples.set_samples(*s.samples)
+            if confusion_drawn_now and s.status == "running":
+                self._seen = -1  # draw the sample grid on the next tick: one heavy panel per frame
+                s = replace(s, samples=self._drawn.get("samples"))
+            else:
+                self.samples.set_samples(*s.samples)
         self._drawn = {"points": s.points, "decision": s.decision, "confusion": s.confusion, "samples": s.samples,
                        "history": len(s.history), "last": s.history[-1] if s.history else None}
 
