@@ -194,10 +194,6 @@ class RunGroup:
         """Return how many batches of the current epoch are done."""
         return self._batch
 
-    def alive(self, r: int) -> bool:
-        """Return whether run r is still training (not diverged)."""
-        return self.diverged_at[r] is None
-
     # -- evaluation ---------------------------------------------------------------------------------------
     def logits(self, x: torch.Tensor, r: int) -> torch.Tensor:
         """Return run r's logits for x (evaluation mode, no gradient)."""
@@ -367,7 +363,7 @@ class RunGroup:
             return None
         values = []
         for r, (model, opt, c) in enumerate(zip(self.models, self.optimizers, self.configs)):
-            if not self.alive(r):
+            if self.diverged_at[r] is not None:
                 values.append(float("nan"))
                 continue
             opt.zero_grad(set_to_none=True)

@@ -1,7 +1,6 @@
 """`main.py train` and `main.py compare`: headless training runs and fair comparisons."""
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time

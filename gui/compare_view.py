@@ -7,8 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from engine.compare import Comparison, metric, parse_seeds, parse_vary, run_comparison, run_summary, summary_table
-from engine.config import TrainConfig
+from engine.compare import Comparison, metric, parse_seeds, parse_vary, run_comparison, summary_table
 from engine.errors import UserError
 
 from . import style
@@ -206,8 +205,7 @@ class CompareView(QtWidgets.QWidget):
         self.run_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.worker_stop)
         self.preset.activated.connect(self._preset)
-        for w in (self.metric_set, ):
-            w.currentIndexChanged.connect(self.redraw)
+        self.metric_set.currentIndexChanged.connect(self.redraw)
         self.smoothing.valueChanged.connect(self.redraw)
         self.log_loss.toggled.connect(lambda on: (self.loss_chart.set_log_y(on), self.redraw()))
 
@@ -398,5 +396,3 @@ class CompareView(QtWidgets.QWidget):
         self.seeds.setText(s.get("seeds", ""))
         self.target.setValue(float(s.get("target", 0.9)))
 
-
-__all__ = ["CompareView", "run_summary", "TrainConfig"]

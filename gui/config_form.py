@@ -1,8 +1,6 @@
 """The training-configuration form: data set, network, optimizer, schedule and run settings."""
 from __future__ import annotations
 
-from dataclasses import replace
-from pathlib import Path
 
 import torch
 from PySide6 import QtCore, QtWidgets
@@ -232,8 +230,3 @@ class ConfigForm(QtWidgets.QWidget):
         self.shuffle.setChecked(cfg.shuffle)
         self.device.setCurrentIndex(max(0, self.device.findData("cuda" if cfg.device == "cuda" else "cpu")))
 
-
-def data_folder_hint(path: str) -> str:
-    """Return a short description of what a folder holds, for tooltips."""
-    p = Path(path)
-    return f"{p} ({len(list(p.glob('*ubyte*')))} IDX files)" if p.is_dir() else str(p)
