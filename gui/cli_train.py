@@ -88,7 +88,7 @@ def _num(text, name, kind=float):
 
 
 def config_from_args(args) -> TrainConfig:
-    """Return the validated TrainConfig the command-line options describe."""
+    """Return (validated TrainConfig, loaded Dataset) for the command-line options."""
     from .cli import parse_assignments
     opt = OPTIMIZERS.get(args.optimizer)
     params = {}
