@@ -86,11 +86,13 @@ def parse_seeds(text: str) -> list[int]:
 
 def run_comparison(comparison: Comparison, on_result: Callable[[RunResult], None] | None = None,
                    on_progress: Callable[[int, int], None] | None = None,
-                   should_stop: Callable[[], bool] | None = None, data_cache: dict | None = None) -> list[RunResult]:
+                   should_stop: Callable[[], bool] | None = None, data_cache: dict | None = None,
+                   on_partial: Callable[[list[tuple[int, RunResult]]], None] | None = None) -> list[RunResult]:
     """Train every run and return the results in run order.
 
     Compatible runs (same data, seed and architecture) train together in one RunGroup. ``on_progress``
-    gets (epochs done, epochs in total) summed over runs; ``on_result`` each run as its group ends.
+    gets (epochs done, epochs in total) summed over runs; ``on_result`` each run as its group ends;
+    ``on_partial`` after every epoch, the (run index, result so far) of the runs still training.
     """
     planned = comparison.runs()
     cache = data_cache if data_cache is not None else {}
@@ -109,9 +111,13 @@ def run_comparison(comparison: Comparison, on_result: Callable[[RunResult], None
         group = RunGroup(cfgs, cache[key])
         base_done = done
 
-        def progress(_records, group=group, base_done=base_done):
+        def progress(_records, group=group, base_done=base_done, members=members, started=started):
             if on_progress is not None:
                 on_progress(base_done + group.epoch * group.R, total)
+            if on_partial is not None:
+                elapsed = (time.perf_counter() - started) / group.R
+                on_partial([(i, RunResult(planned[i][0], planned[i][1], planned[i][2], list(group.histories[r]),
+                                          group.path, elapsed, group.diverged_at[r])) for r, i in enumerate(members)])
         group.run(should_stop, on_epoch=progress)
         seconds = (time.perf_counter() - started) / group.R
         done += cfgs[0].epochs * group.R

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -15,6 +16,8 @@ from .chart_export import ChartSet
 from .threads import stop_worker_thread
 from .charts import LineChart
 
+OVERLAY_EVERY_S = 0.3  # while a comparison runs: overlay charts redraw at most this often
+HEAVY_EVERY_S = 1.0  # ... and the small multiples and summary table at most this often
 FIELDS = ["momentum", "lr", "optimizer", "scheduler", "batch_size", "activation", "init", "dropout", "l2", "loss"]
 PRESETS = {
     "Momentum 0 / 0.1 / 0.2 / 0.4 / 0.5 on the spiral (the seeds' lab)": {
@@ -42,7 +45,9 @@ class CompareWorker(QtCore.QObject):
     def __init__(self):
         super().__init__()
         self.lock = threading.Lock()
-        self.results = []
+        self.finals = []  # finished runs, in the order they ended
+        self.partial: dict = {}  # run index -> result so far, while its group trains
+        self.version = 0
         self.progress = (0, 1)
         self.status = "idle"
         self.message = ""
@@ -55,18 +60,26 @@ class CompareWorker(QtCore.QObject):
         torch.set_num_threads(1)
         self._stop = False
         with self.lock:
-            self.results, self.status, self.message, self.progress = [], "running", "", (0, 1)
+            self.finals, self.partial, self.status, self.message, self.progress = [], {}, "running", "", (0, 1)
+            self.version += 1
         thread = QtCore.QThread.currentThread()
 
         def on_result(r):
             with self.lock:
-                self.results.append(r)
+                self.finals.append(r)
+                self.version += 1
+
+        def on_partial(items):
+            with self.lock:
+                self.partial.update(items)
+                self.version += 1
 
         def on_progress(done, total):
             with self.lock:
                 self.progress = (done, total)
         try:
-            run_comparison(comparison, on_result, on_progress, lambda: self._stop or thread.isInterruptionRequested())
+            run_comparison(comparison, on_result, on_progress, lambda: self._stop or thread.isInterruptionRequested(),
+                           on_partial=on_partial)
             status = "stopped" if self._stop else "finished"
             message = ""
         except UserError as err:
@@ -81,9 +94,17 @@ class CompareWorker(QtCore.QObject):
         self._stop = True
 
     def snapshot(self):
-        """Return (results, (done, total), status, message)."""
+        """Return (results so far in run order — finished or still training, (done, total), status, message,
+        version)."""
         with self.lock:
-            return list(self.results), self.progress, self.status, self.message
+            return ([self.partial[i] for i in sorted(self.partial)], self.progress, self.status, self.message,
+                    self.version)
+
+    @property
+    def results(self):
+        """The finished runs (for callers that only want those)."""
+        with self.lock:
+            return list(self.finals)
 
 
 class CompareView(QtWidgets.QWidget):
@@ -104,6 +125,8 @@ class CompareView(QtWidgets.QWidget):
         self._run.connect(self.worker.run)
         self.thread.start()
         self._shown = -1
+        self._planned = 0
+        self._redrawn_at = self._heavy_at = 0.0
         self._last_status = "idle"
         self.timer = QtCore.QTimer(self, interval=100)
         self.timer.timeout.connect(self.refresh)
@@ -184,8 +207,10 @@ class CompareView(QtWidgets.QWidget):
         self.tabs = QtWidgets.QTabWidget()
         self.canvas = pg.GraphicsLayoutWidget()
         self.loss_chart = LineChart(self.canvas.addPlot(row=0, col=0), "loss", "epoch", "loss")
-        self.acc_chart = LineChart(self.canvas.addPlot(row=0, col=1), "accuracy", "epoch", "accuracy")
-        self.lr_chart = LineChart(self.canvas.addPlot(row=0, col=2), "learning rate", "epoch", "lr")
+        self.loss_chart.legend.setLabelTextSize("8pt")
+        # one legend (on the loss chart) serves all three: same colours, and three legends would hide the curves
+        self.acc_chart = LineChart(self.canvas.addPlot(row=0, col=1), "accuracy", "epoch", "accuracy", legend=False)
+        self.lr_chart = LineChart(self.canvas.addPlot(row=0, col=2), "learning rate", "epoch", "lr", legend=False)
         self.tabs.addTab(self.canvas, "Overlay")
         self.grid_canvas = pg.GraphicsLayoutWidget()
         self.tabs.addTab(self.grid_canvas, "Small multiples")
@@ -205,8 +230,8 @@ class CompareView(QtWidgets.QWidget):
         self.run_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.worker_stop)
         self.preset.activated.connect(self._preset)
-        self.metric_set.currentIndexChanged.connect(self.redraw)
-        self.smoothing.valueChanged.connect(self.redraw)
+        self.metric_set.currentIndexChanged.connect(lambda _i: self.redraw())
+        self.smoothing.valueChanged.connect(lambda _v: self.redraw())
         self.log_loss.toggled.connect(lambda on: (self.loss_chart.set_log_y(on), self.redraw()))
 
     # -- actions ------------------------------------------------------------------------------------------
@@ -233,11 +258,12 @@ class CompareView(QtWidgets.QWidget):
             return
         self.error.hide()
         self.varied = [n for n, _ in comparison.vary]
+        self._planned = len(comparison.runs())
         self.results = []
         self._shown = -1
         with self.worker.lock:
             self.worker.status = "running"
-            self.worker.results = []
+            self.worker.finals, self.worker.partial = [], {}
         self._last_status = "running"  # a short comparison may end before the next refresh sees it running
         self._run.emit(comparison)
         self.run_button.setEnabled(False)
@@ -273,13 +299,22 @@ class CompareView(QtWidgets.QWidget):
     # -- drawing ------------------------------------------------------------------------------------------
     def refresh(self) -> None:
         """Pull new results and progress from the worker."""
-        results, (done, total), status, message = self.worker.snapshot()
+        results, (done, total), status, message, version = self.worker.snapshot()
         self.progress.setMaximum(max(1, total))
         self.progress.setValue(done)
-        if len(results) != self._shown:
+        self.progress.setFormat(f"%v / %m epochs · {sum(1 for r in results if len(r.history) > r.config.epochs or r.diverged_at)}"
+                                f" of {self._planned} runs done")
+        now = time.monotonic()
+        running = status == "running"
+        if version != self._shown and (not running or now - self._redrawn_at >= OVERLAY_EVERY_S):
             self.results = results
-            self._shown = len(results)
-            self.redraw()
+            self._shown = version
+            self._redrawn_at = now
+            # while runs train, the overlay grows live; the grid and table (slower to rebuild) follow each second
+            heavy = not running or now - self._heavy_at >= HEAVY_EVERY_S
+            if heavy:
+                self._heavy_at = now
+            self.redraw(heavy)
         if status != "running" and self._last_status == "running":
             self.run_button.setEnabled(True)
             self.stop_button.setEnabled(False)
@@ -298,8 +333,8 @@ class CompareView(QtWidgets.QWidget):
             ys = np.concatenate([ys[:k - 1], smooth])
         return ys
 
-    def redraw(self) -> None:
-        """Redraw overlay charts, small multiples and the summary table from the results so far."""
+    def redraw(self, heavy: bool = True) -> None:
+        """Redraw the overlay charts and, when ``heavy``, the small multiples and the summary table."""
         results = self.results
         for chart in (self.loss_chart, self.acc_chart, self.lr_chart):
             chart.clear()
@@ -313,8 +348,11 @@ class CompareView(QtWidgets.QWidget):
         groups: dict[str, list] = {}
         for r in results:
             groups.setdefault(r.name, []).append(r)
+        fields = " · ".join(getattr(self, "varied", []))
+        self.loss_chart.plot.setTitle(f"{'test' if use_test else 'train'} loss — {fields}" if fields else "loss")
         for k, (name, runs) in enumerate(groups.items()):
             colour = style.colour(k)
+            dashed = k >= len(style.PALETTE)  # past the palette, colours repeat: dash the second round
             n = min(len(r.history) for r in runs)
             epochs = np.array([h.epoch for h in runs[0].history[:n]])
             for chart, key in ((self.loss_chart, lkey), (self.acc_chart, akey), (self.lr_chart, "lr")):
@@ -326,11 +364,13 @@ class CompareView(QtWidgets.QWidget):
                     band = (np.nanmin(arr, axis=0), np.nanmax(arr, axis=0)) if len(runs) > 1 else None
                 x = epochs[1:] if key == "lr" else epochs
                 y, b = (mean[1:], (band[0][1:], band[1][1:]) if band else None) if key == "lr" else (mean, band)
-                label = name + (" (diverged)" if any(r.diverged_at for r in runs) else "")
-                chart.set_series(label, x, y, colour, band=b)
+                label = " · ".join(str(v) for v in runs[0].label.values()) or name  # field names are in the title
+                label += " (diverged)" if any(r.diverged_at for r in runs) else ""
+                chart.set_series(label, x, y, colour, dashed=dashed, band=b)
         self.lr_chart.fit_y()
-        self._draw_grid(groups, lkey)
-        self._fill_table()
+        if heavy:
+            self._draw_grid(groups, lkey)
+            self._fill_table()
 
     def _draw_grid(self, groups, key) -> None:
         self.grid_canvas.clear()
