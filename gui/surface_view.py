@@ -131,6 +131,7 @@ class SurfaceView(QtWidgets.QWidget):
         hint.setWordWrap(True)
         hint.setStyleSheet("color: #555;")
         self.clear_starts = QtWidgets.QPushButton("Reset to the default start")
+        self.clear_starts.setToolTip("Forget the clicked start points and use the function's suggested start")
         for w in (self.starts_label, hint, self.clear_starts):
             v.addWidget(w)
         form.addWidget(box)
