@@ -9,8 +9,11 @@ import itertools
 import math
 import statistics
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
+
+import numpy as np
 
 from .config import TrainConfig
 from .errors import UserError
@@ -186,3 +189,40 @@ def summary_table(results: list[RunResult], varied: list[str], target_acc: float
         row += [sum(1 for i in items if i["diverged_at"] is not None), items[0]["path"]]
         rows.append(row)
     return header, rows
+
+
+@dataclass
+class SeedCurve:
+    """One configuration's curve of a metric: the mean over its seeds and, with several seeds, min and max."""
+
+    name: str
+    runs: list[RunResult]
+    epochs: np.ndarray
+    mean: np.ndarray
+    low: np.ndarray | None
+    high: np.ndarray | None
+
+
+def seed_curves(results: list[RunResult], name: str,
+                series: Callable[[RunResult], np.ndarray] | None = None) -> list[SeedCurve]:
+    """Return one SeedCurve per configuration (results grouped by label, in order) for metric ``name``.
+
+    ``series`` maps a run to its values (default: the raw metric), e.g. to smooth them first. Curves run
+    over the epochs every seed has; values missing everywhere (no test set) come out as NaN.
+    """
+    groups: dict[str, list[RunResult]] = {}
+    for r in results:
+        groups.setdefault(r.name, []).append(r)
+    get = series or (lambda r: np.asarray(metric(r.history, name), dtype=float))
+    curves = []
+    for label, runs in groups.items():
+        n = min(len(r.history) for r in runs)
+        arr = np.array([get(r)[:n] for r in runs], dtype=float)
+        epochs = np.array([h.epoch for h in runs[0].history[:n]])
+        if len(runs) == 1:
+            curves.append(SeedCurve(label, runs, epochs, arr[0], None, None))
+            continue
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (no test set) are expected
+            curves.append(SeedCurve(label, runs, epochs, np.nanmean(arr, 0), np.nanmin(arr, 0), np.nanmax(arr, 0)))
+    return curves

@@ -92,11 +92,12 @@ class FusedMLP:
         """Return the gradient tensors matching ``params``."""
         return [self.gflat]
 
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Return every run's logits, shape (R, len(x), outputs)."""
-        h = x.expand(self.R, *x.shape)
-        last = len(self.W) - 1
-        for i, (w, b) in enumerate(zip(self.W, self.B)):
+    def logits(self, x: torch.Tensor, run: int | None = None) -> torch.Tensor:
+        """Return every run's logits, shape (R, len(x), outputs), or only run ``run``'s, shape (1, len(x), outputs)."""
+        W, B = (self.W, self.B) if run is None else ([w[run:run + 1] for w in self.W], [b[run:run + 1] for b in self.B])
+        h = x.expand(W[0].shape[0], *x.shape)
+        last = len(W) - 1
+        for i, (w, b) in enumerate(zip(W, B)):
             h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
             if i < last:
                 h = _act(self.activation, h)

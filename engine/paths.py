@@ -107,8 +107,8 @@ def compute_paths(surface: Surface, specs: list[PathSpec], starts: list[tuple[fl
 
     with np.errstate(all="ignore"):
         for t in range(steps + 1):
-            current = positions.clone()
-            x = current.clone().requires_grad_(True)
+            x = positions.clone().requires_grad_(True)
+            current = x.detach()
             value = surface.value(x)
             (grad,) = torch.autograd.grad(value.sum(), x)
             points[t] = current

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -162,7 +162,6 @@ def get_surface(name: str, domain: tuple[tuple[float, float], ...] | None = None
 def _with_domain(surface: Surface, domain) -> Surface:
     if len(domain) != surface.dims:
         raise UserError(f"{surface.id} is {surface.dims}-D; the domain needs {surface.dims} range(s)")
-    from dataclasses import replace
     return replace(surface, domain=tuple(tuple(map(float, d)) for d in domain))
 
 

@@ -200,15 +200,7 @@ class RunGroup:
         with torch.no_grad():
             x = x.to(self.device, self.net.dtype if self.fused else torch.float32)
             if self.fused:
-                w = [t[r:r + 1] for t in self.net.W]
-                b = [t[r:r + 1] for t in self.net.B]
-                h = x.unsqueeze(0)
-                for i, (wi, bi) in enumerate(zip(w, b)):
-                    h = torch.baddbmm(bi.unsqueeze(1), h, wi.transpose(1, 2))
-                    if i < len(w) - 1:
-                        from .fused import _act
-                        h = _act(self.configs[0].activation, h)
-                return h[0].float()
+                return self.net.logits(x, r)[0].float()
             model = self.models[r]
             was = model.training
             model.eval()

@@ -4,12 +4,11 @@ from __future__ import annotations
 import math
 import sys
 import time
-import warnings
 from pathlib import Path
 
-import numpy as np
 
-from engine.compare import Comparison, metric, parse_seeds, parse_vary, run_comparison, summary_table, tidy_table
+from engine.compare import (Comparison, metric, parse_seeds, parse_vary, run_comparison, seed_curves, summary_table,
+                            tidy_table)
 from engine.config import LOSSES, TrainConfig
 from engine.datasets import DATASETS
 from engine.errors import UserError
@@ -146,7 +145,7 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def _history_charts(histories, names, out, title_suffix="") -> None:
+def _history_charts(histories, names, out) -> None:
     from .render import render_lines
     has_test = any(h[0].test_loss is not None for h in histories)
     loss_series, acc_series, lr_series = [], [], []
@@ -164,11 +163,10 @@ def _history_charts(histories, names, out, title_suffix="") -> None:
                 acc_series.append({"name": f"{name + ' ' if not one else ''}test", "x": epochs, "y": metric(h, "test_acc"),
                                    "colour": c if not one else style.colour(1), "dashed": not one})
         lr_series.append({"name": name, "x": epochs[1:], "y": metric(h, "lr")[1:], "colour": c})
-    prefix = "compare_" if title_suffix else ""
-    render_lines(loss_series, out.path(f"{prefix}loss.png"), f"loss{title_suffix}", "loss")
+    render_lines(loss_series, out.path("loss.png"), "loss", "loss")
     if acc_series:
-        render_lines(acc_series, out.path(f"{prefix}accuracy.png"), f"accuracy{title_suffix}", "accuracy")
-    render_lines(lr_series, out.path(f"{prefix}lr.png"), f"learning rate{title_suffix}", "learning rate")
+        render_lines(acc_series, out.path("accuracy.png"), "accuracy", "accuracy")
+    render_lines(lr_series, out.path("lr.png"), "learning rate", "learning rate")
 
 
 def run_train(args) -> int:
@@ -251,51 +249,32 @@ def _fmt(v):
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def _mean_band(results):
-    """Group results by label and return (name, epochs, {metric: (mean, lo, hi)})."""
-    groups: dict[str, list] = {}
-    for r in results:
-        groups.setdefault(r.name, []).append(r)
-    out = []
-    for name, runs in groups.items():
-        n = min(len(r.history) for r in runs)
-        epochs = [rec.epoch for rec in runs[0].history[:n]]
-        stats = {}
-        for m in ("train_loss", "test_loss", "train_acc", "test_acc", "lr"):
-            arr = np.array([metric(r.history[:n], m) for r in runs], dtype=float)
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (no test set) are expected
-                stats[m] = (np.nanmean(arr, 0) if np.isfinite(arr).any() else arr[0], np.nanmin(arr, 0), np.nanmax(arr, 0))
-        out.append((name, epochs, stats, len(runs)))
-    return out
-
-
 def _compare_charts(results, names, out) -> None:
     from .render import render_grid, render_lines
-    groups = _mean_band(results)
     use_test = results[0].history[0].test_loss is not None
     lkey, akey = ("test_loss", "test_acc") if use_test else ("train_loss", "train_acc")
-    series = {"loss": [], "acc": [], "lr": []}
-    for k, (name, epochs, stats, n) in enumerate(groups):
-        c = style.colour(k)
-        for key, m in (("loss", lkey), ("acc", akey), ("lr", "lr")):
-            mean, lo, hi = stats[m]
-            xs = epochs[1:] if key == "lr" else epochs
-            ys, band = (mean[1:], (lo[1:], hi[1:])) if key == "lr" else (mean, (lo, hi))
-            series[key].append({"name": name, "x": xs, "y": ys, "colour": c, "band": band if n > 1 else None})
     which = "test" if use_test else "train"
-    render_lines(series["loss"], out.path("compare_loss.png"), f"{which} loss", "loss")
+
+    def series(key):
+        items = []
+        for k, c in enumerate(seed_curves(results, key)):
+            first = 1 if key == "lr" else 0  # epoch 0 has had no step, so no rate
+            band = (c.low[first:], c.high[first:]) if c.low is not None else None
+            items.append({"name": c.name, "x": c.epochs[first:], "y": c.mean[first:], "colour": style.colour(k),
+                          "band": band})
+        return items
+    render_lines(series(lkey), out.path("compare_loss.png"), f"{which} loss", "loss")
     if results[0].history[0].train_acc is not None:
-        render_lines(series["acc"], out.path("compare_accuracy.png"), f"{which} accuracy", "accuracy")
-    render_lines(series["lr"], out.path("compare_lr.png"), "learning rate", "learning rate")
+        render_lines(series(akey), out.path("compare_accuracy.png"), f"{which} accuracy", "accuracy")
+    render_lines(series("lr"), out.path("compare_lr.png"), "learning rate", "learning rate")
     if len(names) == 2:
         rows_v = list(dict.fromkeys(str(r.label[names[0]]) for r in results))
         cols_v = list(dict.fromkeys(str(r.label[names[1]]) for r in results))
         cells = {}
-        for name, epochs, stats, n in groups:
-            r0 = next(r for r in results if r.name == name)
-            key = (f"{names[0]}={r0.label[names[0]]}", f"{names[1]}={r0.label[names[1]]}")
-            mean, lo, hi = stats[lkey]
-            cells[key] = [{"name": name, "x": epochs, "y": mean, "colour": style.colour(0), "band": (lo, hi) if n > 1 else None}]
+        for c in seed_curves(results, lkey):
+            label = c.runs[0].label
+            key = (f"{names[0]}={label[names[0]]}", f"{names[1]}={label[names[1]]}")
+            band = (c.low, c.high) if c.low is not None else None
+            cells[key] = [{"name": c.name, "x": c.epochs, "y": c.mean, "colour": style.colour(0), "band": band}]
         render_grid(cells, [f"{names[0]}={v}" for v in rows_v], [f"{names[1]}={v}" for v in cols_v], out.path("grid.png"),
                     f"{which} loss: {names[0]} (rows) × {names[1]} (columns)", "loss")

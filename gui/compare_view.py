@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from engine.compare import Comparison, metric, parse_seeds, parse_vary, run_comparison, summary_table
+from engine.compare import Comparison, metric, parse_seeds, parse_vary, run_comparison, seed_curves, summary_table
 from engine.errors import UserError
 
 from . import style
@@ -348,34 +348,24 @@ class CompareView(QtWidgets.QWidget):
         lkey, akey = ("test_loss", "test_acc") if use_test else ("train_loss", "train_acc")
         self.loss_chart.plot.setTitle(f"{'test' if use_test else 'train'} loss")
         self.acc_chart.plot.setTitle(f"{'test' if use_test else 'train'} accuracy")
-        groups: dict[str, list] = {}
-        for r in results:
-            groups.setdefault(r.name, []).append(r)
         fields = " · ".join(getattr(self, "varied", []))
         self.loss_chart.plot.setTitle(f"{'test' if use_test else 'train'} loss — {fields}" if fields else "loss")
-        for k, (name, runs) in enumerate(groups.items()):
-            colour = style.colour(k)
-            dashed = k >= len(style.PALETTE)  # past the palette, colours repeat: dash the second round
-            n = min(len(r.history) for r in runs)
-            epochs = np.array([h.epoch for h in runs[0].history[:n]])
-            for chart, key in ((self.loss_chart, lkey), (self.acc_chart, akey), (self.lr_chart, "lr")):
-                arr = np.array([self._series(r, key)[:n] for r in runs])
-                if not np.isfinite(arr).any():
+        for chart, key in ((self.loss_chart, lkey), (self.acc_chart, akey), (self.lr_chart, "lr")):
+            for k, c in enumerate(seed_curves(results, key, lambda r, key=key: self._series(r, key))):
+                if not np.isfinite(c.mean).any():
                     continue
-                with np.errstate(all="ignore"):
-                    mean = np.nanmean(arr, axis=0) if len(runs) > 1 else arr[0]
-                    band = (np.nanmin(arr, axis=0), np.nanmax(arr, axis=0)) if len(runs) > 1 else None
-                x = epochs[1:] if key == "lr" else epochs
-                y, b = (mean[1:], (band[0][1:], band[1][1:]) if band else None) if key == "lr" else (mean, band)
-                label = " · ".join(str(v) for v in runs[0].label.values()) or name  # field names are in the title
-                label += " (diverged)" if any(r.diverged_at for r in runs) else ""
-                chart.set_series(label, x, y, colour, dashed=dashed, band=b)
+                first = 1 if key == "lr" else 0  # epoch 0 has had no step, so no rate
+                band = (c.low[first:], c.high[first:]) if c.low is not None else None
+                label = " · ".join(str(v) for v in c.runs[0].label.values()) or c.name  # field names are in the title
+                label += " (diverged)" if any(r.diverged_at for r in c.runs) else ""
+                dashed = k >= len(style.PALETTE)  # past the palette, colours repeat: dash the second round
+                chart.set_series(label, c.epochs[first:], c.mean[first:], style.colour(k), dashed=dashed, band=band)
         self.lr_chart.fit_y()
         if heavy:
-            self._draw_grid(groups, lkey)
+            self._draw_grid(lkey)
             self._fill_table()
 
-    def _draw_grid(self, groups, key) -> None:
+    def _draw_grid(self, key) -> None:
         self.grid_canvas.clear()
         self.grid_plots = []
         if len(getattr(self, "varied", [])) != 2:

@@ -72,7 +72,6 @@ def render_lines(series: list[dict], path: str | Path, title: str, ylabel: str, 
 
 def render_grid(cells: dict, rows: list[str], cols: list[str], path: str | Path, title: str, ylabel: str) -> Path:
     """Write small multiples: cells[(row, col)] = list of series dicts, one plot per cell."""
-    import pyqtgraph as pg
     from .charts import LineChart
     widget = _layout(320 * len(cols) + 80, 270 * len(rows) + 70)
     widget.addLabel(title, colspan=len(cols), size="12pt")
@@ -93,7 +92,6 @@ def render_grid(cells: dict, rows: list[str], cols: list[str], path: str | Path,
                 plot.setTitle(f"{r} · {c} — diverged", color="#b00000")
             plot.setYRange(lo - pad, hi + pad, padding=0)  # one scale for every cell, so they compare
         widget.nextRow()
-    del pg
     return _save(widget, widget.ci, Path(path))
 
 
