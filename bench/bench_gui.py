@@ -1,7 +1,8 @@
 """GUI responsiveness while training: event-loop stalls (timer probe) and throughput versus headless.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_gui.py      (or under xvfb-run for a real display)
+QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_gui.py      (or under xvfb-run for a real display)
 """
+
 from __future__ import annotations
 
 import os
@@ -18,9 +19,9 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
-from engine.config import TrainConfig  # noqa: E402
-from engine.trainer import Trainer  # noqa: E402
-from gui import style  # noqa: E402
+from engine.training.config import TrainConfig  # noqa: E402
+from engine.training.trainer import Trainer  # noqa: E402
+from gui.charts import style  # noqa: E402
 
 PROBE_MS = 5
 
@@ -36,8 +37,9 @@ def headless_rate(cfg: TrainConfig) -> float:
 
 def gui_run(app, cfg: TrainConfig, dataset_setup) -> dict:
     """Train ``cfg`` in the Training view; return throughput and the event loop's stalls while it ran."""
-    from gui.training_view import TrainingView
     from gui.app import settle_garbage_collector
+    from gui.views.training_view import TrainingView
+
     view = TrainingView()
     view.resize(1400, 900)
     view.show()
@@ -49,6 +51,7 @@ def gui_run(app, cfg: TrainConfig, dataset_setup) -> dict:
         now = time.perf_counter()
         gaps.append((now - last[0]) * 1000 - PROBE_MS)
         last[0] = now
+
     timer = QtCore.QTimer(interval=PROBE_MS)
     timer.timeout.connect(probe)
     for _ in range(20):
@@ -73,25 +76,48 @@ def gui_run(app, cfg: TrainConfig, dataset_setup) -> dict:
     view.shutdown()
     view.deleteLater()
     gaps.sort()
-    return {"rate": samples / s.elapsed, "wall_rate": samples / wall, "max_stall_ms": max(gaps),
-            "p99_stall_ms": gaps[int(0.99 * (len(gaps) - 1))], "median_stall_ms": statistics.median(gaps),
-            "ticks": len(gaps)}
+    return {
+        "rate": samples / s.elapsed,
+        "wall_rate": samples / wall,
+        "max_stall_ms": max(gaps),
+        "p99_stall_ms": gaps[int(0.99 * (len(gaps) - 1))],
+        "median_stall_ms": statistics.median(gaps),
+        "ticks": len(gaps),
+    }
 
 
 def main() -> None:
     """Measure the spiral (100 epochs) and a Fashion-MNIST-sized run (2 epochs) and print the table."""
     style.configure()
     app = QtWidgets.QApplication(sys.argv)
-    cases = [("spiral 2-50-3, SGD momentum 0.5, batch 20, 100 epochs",
-              replace(TrainConfig(), epochs=100, optimizer_params={"lr": 0.1, "momentum": 0.5}),
-              lambda f: (f.epochs.setValue(100), f.optimizer.form.set_values({"lr": 0.1, "momentum": 0.5})))]
+    cases = [
+        (
+            "spiral 2-50-3, SGD momentum 0.5, batch 20, 100 epochs",
+            replace(TrainConfig(), epochs=100, optimizer_params={"lr": 0.1, "momentum": 0.5}),
+            lambda f: (f.epochs.setValue(100), f.optimizer.form.set_values({"lr": 0.1, "momentum": 0.5})),
+        )
+    ]
     try:
         TrainConfig(dataset="fashion-mnist").load_data()
-        cases.append(("Fashion-MNIST 784-40-40-40-10, Adam, batch 50, 2 epochs",
-                      TrainConfig(dataset="fashion-mnist", layers=(784, 40, 40, 40, 10), optimizer="adam",
-                                  optimizer_params={"lr": 0.001}, batch_size=50, epochs=2),
-                      lambda f: (f.dataset.setCurrentIndex(f.dataset.findData("fashion-mnist")), f.epochs.setValue(2),
-                                 f.batch_size.setValue(50), f.optimizer.set_current("adam", {"lr": 0.001}))))
+        cases.append(
+            (
+                "Fashion-MNIST 784-40-40-40-10, Adam, batch 50, 2 epochs",
+                TrainConfig(
+                    dataset="fashion-mnist",
+                    layers=(784, 40, 40, 40, 10),
+                    optimizer="adam",
+                    optimizer_params={"lr": 0.001},
+                    batch_size=50,
+                    epochs=2,
+                ),
+                lambda f: (
+                    f.dataset.setCurrentIndex(f.dataset.findData("fashion-mnist")),
+                    f.epochs.setValue(2),
+                    f.batch_size.setValue(50),
+                    f.optimizer.set_current("adam", {"lr": 0.001}),
+                ),
+            )
+        )
     except Exception as err:  # noqa: BLE001
         print(f"(Fashion-MNIST case skipped: {err})")
     print(f"platform {QtWidgets.QApplication.platformName()}, probe every {PROBE_MS} ms")
@@ -99,10 +125,14 @@ def main() -> None:
         headless = headless_rate(cfg)
         gui = gui_run(app, cfg, setup)
         print(f"{name}:")
-        print(f"  headless {headless:,.0f} samples/s; in the GUI {gui['rate']:,.0f} samples/s "
-              f"= {gui['rate'] / headless:.0%} of headless (wall clock incl. redraws {gui['wall_rate'] / headless:.0%})")
-        print(f"  event loop while training: max stall {gui['max_stall_ms']:.1f} ms, p99 {gui['p99_stall_ms']:.1f} ms, "
-              f"median {gui['median_stall_ms']:.1f} ms over {gui['ticks']} probe ticks")
+        print(
+            f"  headless {headless:,.0f} samples/s; in the GUI {gui['rate']:,.0f} samples/s "
+            f"= {gui['rate'] / headless:.0%} of headless (wall clock incl. redraws {gui['wall_rate'] / headless:.0%})"
+        )
+        print(
+            f"  event loop while training: max stall {gui['max_stall_ms']:.1f} ms, p99 {gui['p99_stall_ms']:.1f} ms, "
+            f"median {gui['median_stall_ms']:.1f} ms over {gui['ticks']} probe ticks"
+        )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Surface-path speed: 12 optimizers x 500 steps on peaks, and the 400x400 contour grid evaluation.
 
-    .venv/bin/python bench/bench_paths.py
+.venv/bin/python bench/bench_paths.py
 """
+
 from __future__ import annotations
 
 import sys
@@ -11,10 +12,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from engine.optimizers import OPTIMIZERS  # noqa: E402
-from engine.paths import PathSpec, compute_paths  # noqa: E402
-from engine.surfaces import get_surface  # noqa: E402
 from timing import median_time  # noqa: E402
+
+from engine.optimizers import OPTIMIZERS  # noqa: E402
+from engine.surface.functions import get_surface  # noqa: E402
+from engine.surface.paths import PathSpec, compute_paths  # noqa: E402
 
 
 def main() -> None:
@@ -22,7 +24,9 @@ def main() -> None:
     peaks = get_surface("peaks")
     specs = [PathSpec(i, {"lr": 0.05}) for i in OPTIMIZERS.ids()]
     paths = median_time(lambda: compute_paths(peaks, specs, [(-0.35, -0.67)], 500), 7)
-    four = median_time(lambda: compute_paths(peaks, specs, [(-0.35, -0.67), (0.3, 1.3), (-0.4, -0.5), (-0.3, -0.5)], 500), 7)
+    four = median_time(
+        lambda: compute_paths(peaks, specs, [(-0.35, -0.67), (0.3, 1.3), (-0.4, -0.5), (-0.3, -0.5)], 500), 7
+    )
     grid = median_time(lambda: peaks.grid(400), 7)
     print(f"12 optimizers x 500 steps, 1 start:  {paths * 1000:6.0f} ms")
     print(f"12 optimizers x 500 steps, 4 starts: {four * 1000:6.0f} ms")

@@ -3,6 +3,7 @@
 Prints ratios measured in this process (median of several repetitions; every path is warmed up first so
 one-time costs such as torch's first optimizer import are not counted). Run: python bench/bench_training.py
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,12 +18,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from engine.compare import Comparison, run_comparison  # noqa: E402
-from engine.config import TrainConfig  # noqa: E402
-from engine.datasets import load_dataset, spiral_arrays  # noqa: E402
-from engine.trainer import RunGroup, Trainer  # noqa: E402
 from reference_loops import dataloader_mnist_epoch, notebook_momentum_loop  # noqa: E402
 from timing import median_time as timed  # noqa: E402
+
+from engine.data.datasets import load_dataset, spiral_arrays  # noqa: E402
+from engine.training.compare import Comparison, run_comparison  # noqa: E402
+from engine.training.config import TrainConfig  # noqa: E402
+from engine.training.trainer import RunGroup, Trainer  # noqa: E402
 
 MOMENTA = (0, 0.1, 0.2, 0.4, 0.5)
 
@@ -47,8 +49,14 @@ def mnist(repeats: int) -> dict | None:
     except Exception as err:  # noqa: BLE001
         print(f"MNIST-sized benchmark skipped: {err}")
         return None
-    cfg = TrainConfig(dataset="fashion-mnist", layers=(784, 40, 40, 40, 10), optimizer="adam",
-                      optimizer_params={"lr": 0.001}, batch_size=50, epochs=1)
+    cfg = TrainConfig(
+        dataset="fashion-mnist",
+        layers=(784, 40, 40, 40, 10),
+        optimizer="adam",
+        optimizer_params={"lr": 0.001},
+        batch_size=50,
+        epochs=1,
+    )
     ref = timed(lambda: dataloader_mnist_epoch(data.x_train, data.y_train, data.x_test, data.y_test), repeats)
     trainers = [Trainer(replace(cfg, epochs=repeats + 2), data)]  # built outside the timing, as the loop's data is
     ours = timed(lambda: trainers[0].run_epoch(), repeats)
@@ -64,12 +72,15 @@ def main() -> None:
     parser.add_argument("--skip-mnist", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch thread(s), "
-          f"torch {torch.__version__}, median of {args.repeats}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch thread(s), "
+        f"torch {torch.__version__}, median of {args.repeats}"
+    )
     s = spiral(args.repeats, args.epochs)
     print(f"spiral 5-momentum x {args.epochs} epochs, batch 20:")
     print(f"  notebook loop (DataLoader)  {s['reference_s']:7.2f} s   1.0x")
-    print(f"  five single runs            {s['five_single_runs_s']:7.2f} s  {s['reference_s'] / s['five_single_runs_s']:5.1f}x")
+    ratio = s["reference_s"] / s["five_single_runs_s"]
+    print(f"  five single runs            {s['five_single_runs_s']:7.2f} s  {ratio:5.1f}x")
     print(f"  compare (batched: {s['path']}) {s['compare_s']:7.2f} s  {s['reference_s'] / s['compare_s']:5.1f}x")
     if not args.skip_mnist:
         m = mnist(args.repeats)

@@ -1,4 +1,5 @@
 """Reference loops written the way the seeds' notebooks train (the baselines the benchmarks divide by)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -58,8 +59,9 @@ def notebook_momentum_loop(x, y, momenta, epochs=100, lr=0.1, batch=20, seed=1):
     return finals
 
 
-def dataloader_mnist_epoch(x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, y_test: torch.Tensor,
-                           batch=50, seed=1):
+def dataloader_mnist_epoch(
+    x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, y_test: torch.Tensor, batch=50, seed=1
+):
     """One epoch of 784-40-40-40-10 Adam through a DataLoader, then train and test loss and accuracy
     (what the seeds record every epoch); return the test accuracy."""
     torch.manual_seed(seed)

@@ -1,12 +1,13 @@
 """The optimizer registry: one entry per algorithm, built on torch.optim, with defaults and ranges."""
+
 from __future__ import annotations
 
 from typing import Iterable
 
 import torch
 
-from .errors import UserError
-from .registry import Entry, Param, Registry
+from engine.errors import UserError
+from engine.registry import Entry, Param, Registry
 
 
 def _lr(default: float) -> Param:
@@ -22,56 +23,142 @@ DAMPENING = Param("dampening", 0.0, low=0, high=1, help="dampening of the moment
 
 
 def _sgd(params, lr, momentum, dampening, weight_decay, nesterov=False, **kw):
-    return torch.optim.SGD(params, lr=lr, momentum=momentum, dampening=dampening,
-                           weight_decay=weight_decay, nesterov=nesterov, **kw)
+    return torch.optim.SGD(
+        params, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov, **kw
+    )
 
 
 def _adam_like(cls, **fixed):
     def build(params, lr, beta1, beta2, eps, weight_decay, **rest):  # rest may carry fused=True
         return cls(params, lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay, **rest, **fixed)
+
     return build
 
 
-OPTIMIZERS = Registry("optimizer", [
-    Entry("sgd", "SGD", "Plain gradient descent: step = −lr·gradient (momentum optional)",
-          (_lr(0.01), MOMENTUM, DAMPENING, WD, Param("nesterov", False, kind="bool")), _sgd,
-          {"torch": "SGD"}),
-    Entry("momentum", "Momentum", "SGD with heavy-ball momentum: the step keeps a fraction of the last one",
-          (_lr(0.01), Param("momentum", 0.9, low=0, high=1, high_open=True), DAMPENING, WD),
-          lambda p, **v: _sgd(p, **v), {"torch": "SGD"}),
-    Entry("nesterov", "Nesterov", "SGD with Nesterov momentum: looks ahead before correcting",
-          (_lr(0.01), Param("momentum", 0.9, low=0, high=1, low_open=True, high_open=True), WD),
-          lambda p, **v: _sgd(p, dampening=0.0, nesterov=True, **v), {"torch": "SGD"}),
-    Entry("adagrad", "Adagrad", "Per-coordinate steps shrinking with the sum of squared gradients",
-          (_lr(0.01), Param("lr_decay", 0.0, low=0, high=1), WD,
-           Param("initial_accumulator_value", 0.0, low=0, high=10), Param("eps", 1e-10, low=0, high=1, low_open=True, log=True)),
-          lambda p, **v: torch.optim.Adagrad(p, **v), {"torch": "Adagrad", "fused": True}),
-    Entry("rmsprop", "RMSprop", "Steps scaled by a running mean of squared gradients",
-          (_lr(0.01), Param("alpha", 0.99, low=0, high=1, high_open=True, help="smoothing constant"), EPS, WD,
-           MOMENTUM, Param("centered", False, kind="bool")),
-          lambda p, **v: torch.optim.RMSprop(p, **v), {"torch": "RMSprop"}),
-    Entry("adadelta", "Adadelta", "Adapts the step from running means of gradients and updates",
-          (_lr(1.0), Param("rho", 0.9, low=0, high=1, high_open=True), Param("eps", 1e-6, low=0, high=1, low_open=True, log=True), WD),
-          lambda p, **v: torch.optim.Adadelta(p, **v), {"torch": "Adadelta"}),
-    Entry("adam", "Adam", "Momentum plus RMSprop scaling, with bias correction",
-          (_lr(0.001), BETA1, BETA2, EPS, WD), _adam_like(torch.optim.Adam), {"torch": "Adam", "fused": True}),
-    Entry("amsgrad", "AMSGrad", "Adam that never lets the squared-gradient estimate shrink",
-          (_lr(0.001), BETA1, BETA2, EPS, WD), _adam_like(torch.optim.Adam, amsgrad=True), {"torch": "Adam", "fused": True}),
-    Entry("adamax", "Adamax", "Adam with an infinity norm in place of the squared gradient",
-          (_lr(0.002), BETA1, BETA2, EPS, WD), _adam_like(torch.optim.Adamax), {"torch": "Adamax"}),
-    Entry("nadam", "Nadam", "Adam with Nesterov momentum",
-          (_lr(0.002), BETA1, BETA2, EPS, WD, Param("momentum_decay", 0.004, low=0, high=1)),
-          _adam_like(torch.optim.NAdam), {"torch": "NAdam"}),
-    Entry("adamw", "AdamW", "Adam with weight decay applied directly to the weights",
-          (_lr(0.001), BETA1, BETA2, EPS, Param("weight_decay", 0.01, low=0, high=1)),
-          _adam_like(torch.optim.AdamW), {"torch": "AdamW", "fused": True}),
-    Entry("radam", "RAdam", "Adam with a rectified (warm-up-like) variance term",
-          (_lr(0.001), BETA1, BETA2, EPS, WD), _adam_like(torch.optim.RAdam), {"torch": "RAdam"}),
-])
+OPTIMIZERS = Registry(
+    "optimizer",
+    [
+        Entry(
+            "sgd",
+            "SGD",
+            "Plain gradient descent: step = −lr·gradient (momentum optional)",
+            (_lr(0.01), MOMENTUM, DAMPENING, WD, Param("nesterov", False, kind="bool")),
+            _sgd,
+            {"torch": "SGD"},
+        ),
+        Entry(
+            "momentum",
+            "Momentum",
+            "SGD with heavy-ball momentum: the step keeps a fraction of the last one",
+            (_lr(0.01), Param("momentum", 0.9, low=0, high=1, high_open=True), DAMPENING, WD),
+            lambda p, **v: _sgd(p, **v),
+            {"torch": "SGD"},
+        ),
+        Entry(
+            "nesterov",
+            "Nesterov",
+            "SGD with Nesterov momentum: looks ahead before correcting",
+            (_lr(0.01), Param("momentum", 0.9, low=0, high=1, low_open=True, high_open=True), WD),
+            lambda p, **v: _sgd(p, dampening=0.0, nesterov=True, **v),
+            {"torch": "SGD"},
+        ),
+        Entry(
+            "adagrad",
+            "Adagrad",
+            "Per-coordinate steps shrinking with the sum of squared gradients",
+            (
+                _lr(0.01),
+                Param("lr_decay", 0.0, low=0, high=1),
+                WD,
+                Param("initial_accumulator_value", 0.0, low=0, high=10),
+                Param("eps", 1e-10, low=0, high=1, low_open=True, log=True),
+            ),
+            lambda p, **v: torch.optim.Adagrad(p, **v),
+            {"torch": "Adagrad", "fused": True},
+        ),
+        Entry(
+            "rmsprop",
+            "RMSprop",
+            "Steps scaled by a running mean of squared gradients",
+            (
+                _lr(0.01),
+                Param("alpha", 0.99, low=0, high=1, high_open=True, help="smoothing constant"),
+                EPS,
+                WD,
+                MOMENTUM,
+                Param("centered", False, kind="bool"),
+            ),
+            lambda p, **v: torch.optim.RMSprop(p, **v),
+            {"torch": "RMSprop"},
+        ),
+        Entry(
+            "adadelta",
+            "Adadelta",
+            "Adapts the step from running means of gradients and updates",
+            (
+                _lr(1.0),
+                Param("rho", 0.9, low=0, high=1, high_open=True),
+                Param("eps", 1e-6, low=0, high=1, low_open=True, log=True),
+                WD,
+            ),
+            lambda p, **v: torch.optim.Adadelta(p, **v),
+            {"torch": "Adadelta"},
+        ),
+        Entry(
+            "adam",
+            "Adam",
+            "Momentum plus RMSprop scaling, with bias correction",
+            (_lr(0.001), BETA1, BETA2, EPS, WD),
+            _adam_like(torch.optim.Adam),
+            {"torch": "Adam", "fused": True},
+        ),
+        Entry(
+            "amsgrad",
+            "AMSGrad",
+            "Adam that never lets the squared-gradient estimate shrink",
+            (_lr(0.001), BETA1, BETA2, EPS, WD),
+            _adam_like(torch.optim.Adam, amsgrad=True),
+            {"torch": "Adam", "fused": True},
+        ),
+        Entry(
+            "adamax",
+            "Adamax",
+            "Adam with an infinity norm in place of the squared gradient",
+            (_lr(0.002), BETA1, BETA2, EPS, WD),
+            _adam_like(torch.optim.Adamax),
+            {"torch": "Adamax"},
+        ),
+        Entry(
+            "nadam",
+            "Nadam",
+            "Adam with Nesterov momentum",
+            (_lr(0.002), BETA1, BETA2, EPS, WD, Param("momentum_decay", 0.004, low=0, high=1)),
+            _adam_like(torch.optim.NAdam),
+            {"torch": "NAdam"},
+        ),
+        Entry(
+            "adamw",
+            "AdamW",
+            "Adam with weight decay applied directly to the weights",
+            (_lr(0.001), BETA1, BETA2, EPS, Param("weight_decay", 0.01, low=0, high=1)),
+            _adam_like(torch.optim.AdamW),
+            {"torch": "AdamW", "fused": True},
+        ),
+        Entry(
+            "radam",
+            "RAdam",
+            "Adam with a rectified (warm-up-like) variance term",
+            (_lr(0.001), BETA1, BETA2, EPS, WD),
+            _adam_like(torch.optim.RAdam),
+            {"torch": "RAdam"},
+        ),
+    ],
+)
 
 
-def build_optimizer(optimizer_id: str, params: Iterable[torch.Tensor], values: dict | None = None,
-                    fused: bool = True) -> torch.optim.Optimizer:
+def build_optimizer(
+    optimizer_id: str, params: Iterable[torch.Tensor], values: dict | None = None, fused: bool = True
+) -> torch.optim.Optimizer:
     """Return a torch optimizer for ``optimizer_id`` over ``params`` with validated hyperparameters.
 
     ``fused`` uses torch's single-pass kernel where one exists (faster on large tensors; its rounding

@@ -2,13 +2,14 @@
 
 The GUI builds its forms from these tables and the command line validates ``--set`` values with them.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from .errors import UserError
+from engine.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,9 @@ class Param:
             return " | ".join(map(str, self.choices))
         lo = "-inf" if self.low is None else _fmt(self.low)
         hi = "inf" if self.high is None else _fmt(self.high)
-        return f"{'(' if self.low_open or self.low is None else '['}{lo}, {hi}{')' if self.high_open or self.high is None else ']'}"
+        left = "(" if self.low_open or self.low is None else "["
+        right = ")" if self.high_open or self.high is None else "]"
+        return f"{left}{lo}, {hi}{right}"
 
     def coerce(self, value: Any, owner: str = "") -> Any:
         """Return ``value`` converted to this parameter's type, or raise UserError naming the problem."""

@@ -1,4 +1,5 @@
 """The learning-rate scheduler registry shared by surface paths and training, built on torch's schedulers."""
+
 from __future__ import annotations
 
 import re
@@ -7,58 +8,136 @@ import warnings
 import torch
 from torch.optim import lr_scheduler as S
 
-from .errors import UserError
-from .registry import Entry, Param, Registry
+from engine.errors import UserError
+from engine.registry import Entry, Param, Registry
 
 
 def _auto(value: int, total: int, fraction: float) -> int:
     return int(value) if value else max(1, int(round(total * fraction)))
 
 
-SCHEDULERS = Registry("scheduler", [
-    Entry("none", "Constant", "The learning rate never changes", (), None, {"per_batch": False}),
-    Entry("step", "Step decay", "Multiply the rate by gamma every step_size epochs",
-          (Param("step_size", 10, kind="int", low=1, high=100000), Param("gamma", 0.5, low=0, high=1, low_open=True)),
-          lambda opt, total, step_size, gamma: S.StepLR(opt, step_size=step_size, gamma=gamma),
-          {"per_batch": False}),
-    Entry("exponential", "Exponential decay", "Multiply the rate by gamma every epoch",
-          (Param("gamma", 0.95, low=0, high=1, low_open=True),),
-          lambda opt, total, gamma: S.ExponentialLR(opt, gamma=gamma), {"per_batch": False}),
-    Entry("cosine", "Cosine annealing", "Half a cosine from the rate down to eta_min over T_max epochs (0 = the whole run)",
-          (Param("T_max", 0, kind="int", low=0, high=100000), Param("eta_min", 0.0, low=0, high=10)),
-          lambda opt, total, T_max, eta_min: S.CosineAnnealingLR(opt, T_max=_auto(T_max, total, 1.0), eta_min=eta_min),
-          {"per_batch": False}),
-    Entry("cosine-restarts", "Cosine with warm restarts (SGDR)", "Cosine decay restarted after T_0, then T_0·T_mult, … epochs",
-          (Param("T_0", 10, kind="int", low=1, high=100000), Param("T_mult", 2, kind="int", low=1, high=10),
-           Param("eta_min", 0.0, low=0, high=10)),
-          lambda opt, total, T_0, T_mult, eta_min: S.CosineAnnealingWarmRestarts(opt, T_0=T_0, T_mult=T_mult, eta_min=eta_min),
-          {"per_batch": False}),
-    Entry("cyclic", "Cyclical (CLR)", "Rate swings between lr·base_factor and lr, stepped every batch",
-          (Param("base_factor", 0.1, low=0, high=1, low_open=True), Param("step_size_up", 0, kind="int", low=0, high=1000000,
-                                                                           help="batches per half cycle (0 = a tenth of the run)"),
-           Param("mode", "triangular", kind="choice", choices=("triangular", "triangular2", "exp_range"))),
-          lambda opt, total, base_factor, step_size_up, mode: S.CyclicLR(
-              opt, base_lr=[g["lr"] * base_factor for g in opt.param_groups], max_lr=[g["lr"] for g in opt.param_groups],
-              step_size_up=_auto(step_size_up, total, 0.1), mode=mode, cycle_momentum=False),
-          {"per_batch": True}),
-    Entry("onecycle", "One-cycle", "Warm up to lr, then anneal far below it, over the whole run (every batch)",
-          (Param("pct_start", 0.3, low=0, high=1, low_open=True, high_open=True), Param("div_factor", 25.0, low=1, high=1e6),
-           Param("final_div_factor", 1e4, low=1, high=1e9), Param("anneal_strategy", "cos", kind="choice", choices=("cos", "linear"))),
-          lambda opt, total, pct_start, div_factor, final_div_factor, anneal_strategy: S.OneCycleLR(
-              opt, max_lr=[g["lr"] for g in opt.param_groups], total_steps=max(2, total), pct_start=pct_start,
-              div_factor=div_factor, final_div_factor=final_div_factor, anneal_strategy=anneal_strategy, cycle_momentum=False),
-          {"per_batch": True}),
-    Entry("linear-warmup", "Linear warm-up", "Ramp linearly from lr·start_factor to lr over warmup epochs, then hold",
-          (Param("warmup", 5, kind="int", low=1, high=100000), Param("start_factor", 0.1, low=0, high=1, low_open=True)),
-          lambda opt, total, warmup, start_factor: S.LinearLR(opt, start_factor=start_factor, end_factor=1.0, total_iters=warmup),
-          {"per_batch": False}),
-    Entry("plateau", "Reduce on plateau", "Multiply the rate by factor when the loss stops improving for patience epochs",
-          (Param("factor", 0.5, low=0, high=1, low_open=True, high_open=True), Param("patience", 5, kind="int", low=0, high=100000),
-           Param("threshold", 1e-4, low=0, high=1), Param("min_lr", 0.0, low=0, high=10)),
-          lambda opt, total, factor, patience, threshold, min_lr: S.ReduceLROnPlateau(
-              opt, mode="min", factor=factor, patience=patience, threshold=threshold, min_lr=min_lr),
-          {"per_batch": False}),
-])
+SCHEDULERS = Registry(
+    "scheduler",
+    [
+        Entry("none", "Constant", "The learning rate never changes", (), None, {"per_batch": False}),
+        Entry(
+            "step",
+            "Step decay",
+            "Multiply the rate by gamma every step_size epochs",
+            (Param("step_size", 10, kind="int", low=1, high=100000), Param("gamma", 0.5, low=0, high=1, low_open=True)),
+            lambda opt, total, step_size, gamma: S.StepLR(opt, step_size=step_size, gamma=gamma),
+            {"per_batch": False},
+        ),
+        Entry(
+            "exponential",
+            "Exponential decay",
+            "Multiply the rate by gamma every epoch",
+            (Param("gamma", 0.95, low=0, high=1, low_open=True),),
+            lambda opt, total, gamma: S.ExponentialLR(opt, gamma=gamma),
+            {"per_batch": False},
+        ),
+        Entry(
+            "cosine",
+            "Cosine annealing",
+            "Half a cosine from the rate down to eta_min over T_max epochs (0 = the whole run)",
+            (Param("T_max", 0, kind="int", low=0, high=100000), Param("eta_min", 0.0, low=0, high=10)),
+            lambda opt, total, T_max, eta_min: S.CosineAnnealingLR(
+                opt, T_max=_auto(T_max, total, 1.0), eta_min=eta_min
+            ),
+            {"per_batch": False},
+        ),
+        Entry(
+            "cosine-restarts",
+            "Cosine with warm restarts (SGDR)",
+            "Cosine decay restarted after T_0, then T_0·T_mult, … epochs",
+            (
+                Param("T_0", 10, kind="int", low=1, high=100000),
+                Param("T_mult", 2, kind="int", low=1, high=10),
+                Param("eta_min", 0.0, low=0, high=10),
+            ),
+            lambda opt, total, T_0, T_mult, eta_min: S.CosineAnnealingWarmRestarts(
+                opt, T_0=T_0, T_mult=T_mult, eta_min=eta_min
+            ),
+            {"per_batch": False},
+        ),
+        Entry(
+            "cyclic",
+            "Cyclical (CLR)",
+            "Rate swings between lr·base_factor and lr, stepped every batch",
+            (
+                Param("base_factor", 0.1, low=0, high=1, low_open=True),
+                Param(
+                    "step_size_up",
+                    0,
+                    kind="int",
+                    low=0,
+                    high=1000000,
+                    help="batches per half cycle (0 = a tenth of the run)",
+                ),
+                Param("mode", "triangular", kind="choice", choices=("triangular", "triangular2", "exp_range")),
+            ),
+            lambda opt, total, base_factor, step_size_up, mode: S.CyclicLR(
+                opt,
+                base_lr=[g["lr"] * base_factor for g in opt.param_groups],
+                max_lr=[g["lr"] for g in opt.param_groups],
+                step_size_up=_auto(step_size_up, total, 0.1),
+                mode=mode,
+                cycle_momentum=False,
+            ),
+            {"per_batch": True},
+        ),
+        Entry(
+            "onecycle",
+            "One-cycle",
+            "Warm up to lr, then anneal far below it, over the whole run (every batch)",
+            (
+                Param("pct_start", 0.3, low=0, high=1, low_open=True, high_open=True),
+                Param("div_factor", 25.0, low=1, high=1e6),
+                Param("final_div_factor", 1e4, low=1, high=1e9),
+                Param("anneal_strategy", "cos", kind="choice", choices=("cos", "linear")),
+            ),
+            lambda opt, total, pct_start, div_factor, final_div_factor, anneal_strategy: S.OneCycleLR(
+                opt,
+                max_lr=[g["lr"] for g in opt.param_groups],
+                total_steps=max(2, total),
+                pct_start=pct_start,
+                div_factor=div_factor,
+                final_div_factor=final_div_factor,
+                anneal_strategy=anneal_strategy,
+                cycle_momentum=False,
+            ),
+            {"per_batch": True},
+        ),
+        Entry(
+            "linear-warmup",
+            "Linear warm-up",
+            "Ramp linearly from lr·start_factor to lr over warmup epochs, then hold",
+            (
+                Param("warmup", 5, kind="int", low=1, high=100000),
+                Param("start_factor", 0.1, low=0, high=1, low_open=True),
+            ),
+            lambda opt, total, warmup, start_factor: S.LinearLR(
+                opt, start_factor=start_factor, end_factor=1.0, total_iters=warmup
+            ),
+            {"per_batch": False},
+        ),
+        Entry(
+            "plateau",
+            "Reduce on plateau",
+            "Multiply the rate by factor when the loss stops improving for patience epochs",
+            (
+                Param("factor", 0.5, low=0, high=1, low_open=True, high_open=True),
+                Param("patience", 5, kind="int", low=0, high=100000),
+                Param("threshold", 1e-4, low=0, high=1),
+                Param("min_lr", 0.0, low=0, high=10),
+            ),
+            lambda opt, total, factor, patience, threshold, min_lr: S.ReduceLROnPlateau(
+                opt, mode="min", factor=factor, patience=patience, threshold=threshold, min_lr=min_lr
+            ),
+            {"per_batch": False},
+        ),
+    ],
+)
 
 
 class LRDriver:
@@ -68,8 +147,13 @@ class LRDriver:
     the next optimizer step will use.
     """
 
-    def __init__(self, optimizer: torch.optim.Optimizer, scheduler_id: str = "none", values: dict | None = None,
-                 total_steps: int = 100):
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        scheduler_id: str = "none",
+        values: dict | None = None,
+        total_steps: int = 100,
+    ):
         entry = SCHEDULERS.get(scheduler_id)
         self.id = scheduler_id
         self.per_batch = bool(entry.extra.get("per_batch"))

@@ -1,4 +1,5 @@
 """Starts the Descent Lab window."""
+
 from __future__ import annotations
 
 import sys
@@ -7,12 +8,15 @@ import sys
 def run_app() -> int:
     """Open the main window and return the Qt event loop's exit code."""
     from PySide6 import QtWidgets
-    from . import style
+
+    from gui.charts import style
+
     style.configure()
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv)
     app.setApplicationName("Descent Lab")
     app.setOrganizationName("Descent Lab")
-    from .main_window import MainWindow
+    from gui.views.main_window import MainWindow
+
     window = MainWindow()
     window.show()
     settle_garbage_collector()
@@ -24,5 +28,6 @@ def settle_garbage_collector() -> None:
     collector's view: a full collection otherwise walks them all and pauses every thread for 50–140 ms,
     which the window shows as a stall while training."""
     import gc
+
     gc.collect()
     gc.freeze()

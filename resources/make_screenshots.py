@@ -1,7 +1,8 @@
 """Regenerates the README screenshots: the real window on an X display (run under xvfb-run), one per view.
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python resources/make_screenshots.py
+xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python resources/make_screenshots.py
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -15,14 +16,15 @@ sys.path.insert(0, str(ROOT))
 
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
-from gui import style  # noqa: E402
+from gui.charts import style  # noqa: E402
 
 
 def main() -> None:
     """Open the window, drive each view into a telling state and capture the screen with `import`."""
     style.configure()
     app = QtWidgets.QApplication(sys.argv)
-    from gui.main_window import MainWindow
+    from gui.views.main_window import MainWindow
+
     settings = QtCore.QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"), QtCore.QSettings.Format.IniFormat)
     w = MainWindow(settings)
     w.setGeometry(0, 0, 1600, 1000)
@@ -36,7 +38,9 @@ def main() -> None:
 
     def shoot(name: str) -> None:
         pump(0.8)
-        subprocess.run(["import", "-window", "root", "-crop", "1600x1000+0+0", str(ROOT / "resources" / name)], check=True)
+        subprocess.run(
+            ["import", "-window", "root", "-crop", "1600x1000+0+0", str(ROOT / "resources" / name)], check=True
+        )
 
     pump(2)
     s = w.surface

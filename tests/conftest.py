@@ -1,4 +1,5 @@
-"""Shared test set-up: Qt without a screen, the repository on sys.path, and the shared data folder."""
+"""Shared test set-up: Qt without a screen, one torch thread, markers, and the shared data folder."""
+
 import os
 import sys
 from pathlib import Path
@@ -8,8 +9,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
+
+# Small models are per-call-overhead bound: on this 2-core machine one comparison test took 72 s with
+# torch's default threads and 8 s with one. Tests that are about threads set their own.
+torch.set_num_threads(1)
 
 MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test of a test_gui_* module 'gui' and every test that reads real MNIST 'mnist'."""
+    for item in items:
+        if Path(str(item.fspath)).name.startswith("test_gui"):
+            item.add_marker(pytest.mark.gui)
+        if "mnist_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.mnist)
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import ROOT
 from PySide6 import QtGui
 
-from conftest import ROOT
 from main import main
 
 
@@ -17,8 +17,23 @@ def run(*args):
 
 def test_surface_command_writes_json_csv_and_png(tmp_path, capsys):
     out = tmp_path / "o"
-    code = run("--function", "peaks", "--start=-0.35,-0.67", "--start", "0.3,1.3", "--optimizers", "sgd,adam,adadelta",
-               "--lr", "0.1", "--set", "adadelta.lr=1", "--steps", "10", "--out", str(out))
+    code = run(
+        "--function",
+        "peaks",
+        "--start=-0.35,-0.67",
+        "--start",
+        "0.3,1.3",
+        "--optimizers",
+        "sgd,adam,adadelta",
+        "--lr",
+        "0.1",
+        "--set",
+        "adadelta.lr=1",
+        "--steps",
+        "10",
+        "--out",
+        str(out),
+    )
     assert code == 0
     data = json.loads((out / "paths.json").read_text())
     assert data["function"] == "peaks" and data["steps"] == 10
@@ -28,7 +43,8 @@ def test_surface_command_writes_json_csv_and_png(tmp_path, capsys):
     assert first["params"]["lr"] == 0.1 and data["runs"][4]["params"]["lr"] == 1.0
     assert first["diverged_at"] is None
     # the first SGD step is start - lr * gradient
-    from engine.surfaces import get_surface
+    from engine.surface.functions import get_surface
+
     g = get_surface("peaks").gradient(-0.35, -0.67)
     assert first["points"][1] == pytest.approx([-0.35 - 0.1 * g[0], -0.67 - 0.1 * g[1]], abs=1e-12)
     rows = list(csv.DictReader(open(out / "paths.csv")))
@@ -42,8 +58,23 @@ def test_surface_command_writes_json_csv_and_png(tmp_path, capsys):
 
 def test_one_dimensional_points_are_single_values(tmp_path):
     out = tmp_path / "o"
-    assert run("--function", "xsin", "--start", "1.5", "--optimizers", "sgd", "--lr", "0.01", "--steps", "10",
-               "--out", str(out)) == 0
+    assert (
+        run(
+            "--function",
+            "xsin",
+            "--start",
+            "1.5",
+            "--optimizers",
+            "sgd",
+            "--lr",
+            "0.01",
+            "--steps",
+            "10",
+            "--out",
+            str(out),
+        )
+        == 0
+    )
     data = json.loads((out / "paths.json").read_text())
     pts = np.array(data["runs"][0]["points"])
     assert pts.shape == (11, 1)
@@ -56,35 +87,70 @@ def test_one_dimensional_points_are_single_values(tmp_path):
 
 def test_scheduler_and_sched_set(tmp_path):
     out = tmp_path / "o"
-    assert run("--function", "bowl", "--optimizers", "momentum", "--lr", "0.1", "--scheduler", "step",
-               "--sched-set", "step_size=5", "--steps", "12", "--out", str(out)) == 0
+    assert (
+        run(
+            "--function",
+            "bowl",
+            "--optimizers",
+            "momentum",
+            "--lr",
+            "0.1",
+            "--scheduler",
+            "step",
+            "--sched-set",
+            "step_size=5",
+            "--steps",
+            "12",
+            "--out",
+            str(out),
+        )
+        == 0
+    )
     lrs = json.loads((out / "paths.json").read_text())["runs"][0]["lrs"]
     assert lrs == pytest.approx([0.1] * 5 + [0.05] * 5 + [0.025] * 2)
 
 
 def test_divergence_is_in_the_output_not_a_crash(tmp_path):
     out = tmp_path / "o"
-    assert run("--function", "quadratic", "--start", "1", "--optimizers", "sgd", "--lr", "1.5", "--steps", "50",
-               "--out", str(out)) == 0
+    assert (
+        run(
+            "--function",
+            "quadratic",
+            "--start",
+            "1",
+            "--optimizers",
+            "sgd",
+            "--lr",
+            "1.5",
+            "--steps",
+            "50",
+            "--out",
+            str(out),
+        )
+        == 0
+    )
     run_ = json.loads((out / "paths.json").read_text())["runs"][0]
     assert run_["diverged_at"] == 6 and len(run_["points"]) == 7
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--function", "nope"], "unknown function 'nope'"),
-    (["--optimizers", "sgd,foo"], "unknown optimizer 'foo'"),
-    (["--start", "1,2,3"], "start '1,2,3'"),
-    (["--start", "a,b"], "start 'a,b'"),
-    (["--function", "__import__('os').system('id')"], "are allowed, not"),
-    (["--function", "x.__class__"], "attribute access"),
-    (["--set", "adam.lr=1"], "not in --optimizers"),
-    (["--set", "momentum=2", "--optimizers", "momentum"], "out of range"),
-    (["--steps", "ten"], "--steps"),
-    (["--scheduler", "sometimes"], "unknown scheduler"),
-    (["--sched-set", "gamma"], "name=value"),
-    (["--lr", "-1"], "out of range"),
-    (["--bogus"], "unrecognized arguments"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--function", "nope"], "unknown function 'nope'"),
+        (["--optimizers", "sgd,foo"], "unknown optimizer 'foo'"),
+        (["--start", "1,2,3"], "start '1,2,3'"),
+        (["--start", "a,b"], "start 'a,b'"),
+        (["--function", "__import__('os').system('id')"], "are allowed, not"),
+        (["--function", "x.__class__"], "attribute access"),
+        (["--set", "adam.lr=1"], "not in --optimizers"),
+        (["--set", "momentum=2", "--optimizers", "momentum"], "out of range"),
+        (["--steps", "ten"], "--steps"),
+        (["--scheduler", "sometimes"], "unknown scheduler"),
+        (["--sched-set", "gamma"], "name=value"),
+        (["--lr", "-1"], "out of range"),
+        (["--bogus"], "unrecognized arguments"),
+    ],
+)
 def test_bad_input_exits_non_zero_with_one_line(tmp_path, capsys, args, message):
     out = tmp_path / "o"
     assert run(*args, "--out", str(out)) == 2
@@ -103,6 +169,9 @@ def test_unwritable_output_folder(tmp_path, capsys):
 def test_help_and_real_process_exit_codes(tmp_path):
     ok = subprocess.run([sys.executable, str(ROOT / "main.py"), "surface", "--help"], capture_output=True, text=True)
     assert ok.returncode == 0 and "--optimizers" in ok.stdout
-    bad = subprocess.run([sys.executable, str(ROOT / "main.py"), "surface", "--function", "zz", "--out", str(tmp_path)],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "surface", "--function", "zz", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr

@@ -9,8 +9,31 @@ from main import main
 
 def test_train_writes_history_weights_and_charts(tmp_path, capsys):
     out = tmp_path / "o"
-    code = main(["train", "--dataset", "spiral", "--points", "100", "--layers", "2,50,3", "--optimizer", "sgd", "--lr", "0.1",
-                 "--set", "momentum=0.5", "--epochs", "5", "--batch-size", "20", "--seed", "1", "--out", str(out)])
+    code = main(
+        [
+            "train",
+            "--dataset",
+            "spiral",
+            "--points",
+            "100",
+            "--layers",
+            "2,50,3",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "0.1",
+            "--set",
+            "momentum=0.5",
+            "--epochs",
+            "5",
+            "--batch-size",
+            "20",
+            "--seed",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     rows = list(csv.DictReader(open(out / "history.csv")))
     assert list(rows[0]) == ["epoch", "train_loss", "test_loss", "train_acc", "test_acc", "lr", "grad_norm", "seconds"]
@@ -28,9 +51,15 @@ def test_train_writes_history_weights_and_charts(tmp_path, capsys):
 
 def test_train_round_trips_weights(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    assert main(["train", "--points", "50", "--epochs", "3", "--out", str(a), "--save-weights", str(tmp_path / "w.json")]) == 0
+    assert (
+        main(["train", "--points", "50", "--epochs", "3", "--out", str(a), "--save-weights", str(tmp_path / "w.json")])
+        == 0
+    )
     assert not (a / "weights.json").exists()
-    assert main(["train", "--points", "50", "--epochs", "1", "--init-weights", str(tmp_path / "w.json"), "--out", str(b)]) == 0
+    assert (
+        main(["train", "--points", "50", "--epochs", "1", "--init-weights", str(tmp_path / "w.json"), "--out", str(b)])
+        == 0
+    )
     last = json.loads((a / "history.json").read_text())["history"][-1]["train_loss"]
     first = json.loads((b / "history.json").read_text())["history"][0]["train_loss"]
     assert first == pytest.approx(last, rel=1e-5)
@@ -38,8 +67,30 @@ def test_train_round_trips_weights(tmp_path):
 
 def test_train_image_set_writes_confusion(tmp_path, mnist_dir):
     out = tmp_path / "m"
-    assert main(["train", "--dataset", "mnist", "--data-dir", str(mnist_dir), "--layers", "784,40,10", "--optimizer", "adam",
-                 "--lr", "0.001", "--batch-size", "100", "--epochs", "1", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "mnist",
+                "--data-dir",
+                str(mnist_dir),
+                "--layers",
+                "784,40,10",
+                "--optimizer",
+                "adam",
+                "--lr",
+                "0.001",
+                "--batch-size",
+                "100",
+                "--epochs",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert QtGui.QImage(str(out / "confusion.png")).width() > 500
     per = list(csv.DictReader(open(out / "per_class_accuracy.csv")))
     assert len(per) == 10 and all(0 <= float(r["accuracy"]) <= 1 for r in per)
@@ -47,8 +98,26 @@ def test_train_image_set_writes_confusion(tmp_path, mnist_dir):
 
 def test_compare_momentum_and_grid(tmp_path):
     out = tmp_path / "c"
-    assert main(["compare", "--points", "100", "--epochs", "4", "--vary", "momentum=0,0.5", "--vary", "lr=0.1,0.01",
-                 "--seeds", "1,2", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--points",
+                "100",
+                "--epochs",
+                "4",
+                "--vary",
+                "momentum=0,0.5",
+                "--vary",
+                "lr=0.1,0.01",
+                "--seeds",
+                "1,2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     runs = list(csv.DictReader(open(out / "runs.csv")))
     assert len(runs) == 4 * 2 * 5 and {"momentum", "lr", "seed"} <= set(runs[0])
     epoch0 = {r["train_loss"] for r in runs if r["epoch"] == "0" and r["seed"] == "1"}
@@ -61,36 +130,78 @@ def test_compare_momentum_and_grid(tmp_path):
 
 def test_compare_schedulers_and_optimizers(tmp_path):
     out = tmp_path / "s"
-    assert main(["compare", "--points", "60", "--epochs", "3", "--vary", "scheduler=none,step,cyclic,onecycle,cosine-restarts",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--points",
+                "60",
+                "--epochs",
+                "3",
+                "--vary",
+                "scheduler=none,step,cyclic,onecycle,cosine-restarts",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     lrs = {}
     for r in csv.DictReader(open(out / "runs.csv")):
         lrs.setdefault(r["scheduler"], []).append(float(r["lr"]))
     assert len(set(lrs["none"])) == 1 and lrs["cyclic"] != lrs["none"]
-    assert main(["compare", "--points", "60", "--epochs", "2", "--vary", "optimizer=sgd,adam,adagrad", "--out", str(tmp_path / "o")]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--points",
+                "60",
+                "--epochs",
+                "2",
+                "--vary",
+                "optimizer=sgd,adam,adagrad",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 0
+    )
 
 
-@pytest.mark.parametrize("args, message", [
-    (["train", "--dataset", "nope"], "unknown data set"),
-    (["train", "--layers", "3,10,3"], "inputs"),
-    (["train", "--layers", "2,x,3"], "--layers"),
-    (["train", "--optimizer", "adamm"], "unknown optimizer"),
-    (["train", "--set", "momentum=abc"], "momentum"),
-    (["train", "--epochs", "0"], "epochs"),
-    (["train", "--batch-size", "-5"], "batch-size"),
-    (["train", "--device", "tpu"], "device"),
-    (["train", "--dataset", "mnist", "--data-dir", "/nonexistent"], "not found"),
-    (["train", "--init-weights", "/nonexistent.json"], "not found"),
-    (["compare"], "--vary"),
-    (["compare", "--vary", "momentum"], "field=value1,value2"),
-    (["compare", "--vary", "colour=red,blue"], "colour"),
-    (["compare", "--vary", "momentum=0,2"], "out of range"),
-    (["compare", "--vary", "lr=0.1", "--seeds", "a"], "--seeds"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--dataset", "nope"], "unknown data set"),
+        (["train", "--layers", "3,10,3"], "inputs"),
+        (["train", "--layers", "2,x,3"], "--layers"),
+        (["train", "--optimizer", "adamm"], "unknown optimizer"),
+        (["train", "--set", "momentum=abc"], "momentum"),
+        (["train", "--epochs", "0"], "epochs"),
+        (["train", "--batch-size", "-5"], "batch-size"),
+        (["train", "--device", "tpu"], "device"),
+        (["train", "--dataset", "mnist", "--data-dir", "/nonexistent"], "not found"),
+        (["train", "--init-weights", "/nonexistent.json"], "not found"),
+        (["compare"], "--vary"),
+        (["compare", "--vary", "momentum"], "field=value1,value2"),
+        (["compare", "--vary", "colour=red,blue"], "colour"),
+        (["compare", "--vary", "momentum=0,2"], "out of range"),
+        (["compare", "--vary", "lr=0.1", "--seeds", "a"], "--seeds"),
+    ],
+)
 def test_bad_input_is_one_line(tmp_path, capsys, args, message):
     out = tmp_path / "x"
-    assert main([*args, "--epochs" if "--epochs" not in args else "--seed", "2" if "--epochs" not in args else "1",
-                 "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                *args,
+                "--epochs" if "--epochs" not in args else "--seed",
+                "2" if "--epochs" not in args else "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0] and "Traceback" not in err[0]
     assert not out.exists() or not any(out.iterdir())

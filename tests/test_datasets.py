@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine import idx
-from engine.datasets import load_dataset, spiral_arrays
+from engine.data import idx
+from engine.data.datasets import load_dataset, spiral_arrays
 from engine.errors import UserError
 
 
@@ -17,8 +17,8 @@ def test_spiral_is_the_seed_generator_exactly():
     for j in range(3):
         r = np.linspace(0.0, 1, 500)
         t = np.linspace(j * 4, (j + 1) * 4, 500) + np.random.randn(500) * 0.2
-        np.testing.assert_array_equal(x[500 * j:500 * (j + 1)], np.c_[r * np.sin(t), r * np.cos(t)])
-        assert (y[500 * j:500 * (j + 1)] == j).all()
+        np.testing.assert_array_equal(x[500 * j : 500 * (j + 1)], np.c_[r * np.sin(t), r * np.cos(t)])
+        assert (y[500 * j : 500 * (j + 1)] == j).all()
 
 
 def test_spiral_dataset_uses_all_points_by_default_and_is_seeded():
@@ -30,8 +30,9 @@ def test_spiral_dataset_uses_all_points_by_default_and_is_seeded():
     assert len(split.x_train) == 320 and len(split.x_test) == 80 and split.n_classes == 4
 
 
-@pytest.mark.parametrize("name, n, features, classes", [("digits", 1797, 64, 10), ("iris", 150, 4, 3),
-                                                         ("breast-cancer", 569, 30, 2)])
+@pytest.mark.parametrize(
+    "name, n, features, classes", [("digits", 1797, 64, 10), ("iris", 150, 4, 3), ("breast-cancer", 569, 30, 2)]
+)
 def test_small_real_sets(name, n, features, classes):
     d = load_dataset(name, seed=3)
     assert len(d.x_train) + len(d.x_test) == n and d.n_features == features and d.n_classes == classes
@@ -52,7 +53,7 @@ def test_real_mnist_t10k_only_folder_is_split_and_says_so(mnist_dir):
 def _write_idx(path, array, magic_type=0x08, compress=True, cut=0):
     header = bytes([0, 0, magic_type, array.ndim]) + b"".join(struct.pack(">I", s) for s in array.shape)
     raw = header + array.astype(np.uint8).tobytes()
-    raw = raw[:len(raw) - cut] if cut else raw
+    raw = raw[: len(raw) - cut] if cut else raw
     path.write_bytes(gzip.compress(raw) if compress else raw)
 
 
@@ -60,7 +61,9 @@ def _fake_set(folder, n_images=20, n_labels=20, cut=0, compress=True):
     folder.mkdir(exist_ok=True)
     rng = np.random.RandomState(0)
     suffix = ".gz" if compress else ""
-    _write_idx(folder / f"t10k-images-idx3-ubyte{suffix}", rng.randint(0, 255, (n_images, 28, 28)), compress=compress, cut=cut)
+    _write_idx(
+        folder / f"t10k-images-idx3-ubyte{suffix}", rng.randint(0, 255, (n_images, 28, 28)), compress=compress, cut=cut
+    )
     _write_idx(folder / f"t10k-labels-idx1-ubyte{suffix}", rng.randint(0, 10, n_labels), compress=compress)
     return folder
 
@@ -81,7 +84,7 @@ def test_truncated_file_is_named(tmp_path):
 def test_corrupt_gzip_is_named(tmp_path):
     folder = _fake_set(tmp_path / "bad")
     data = (folder / "t10k-labels-idx1-ubyte.gz").read_bytes()
-    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(data[:len(data) // 2])
+    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(data[: len(data) // 2])
     with pytest.raises(UserError, match="t10k-labels-idx1-ubyte.gz cannot be read"):
         load_dataset("mnist", data_dir=str(folder))
 
@@ -127,6 +130,7 @@ def test_download_verifies_checksums_without_network(tmp_path):
 
         def read(self):
             return self.data
+
     with pytest.raises(UserError, match="checksum"):
         idx.download("mnist", tmp_path, opener=lambda url, timeout: Fake(b"not the real file"))
     assert not list(tmp_path.glob("*.gz"))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui, QtSvg
 
-from gui.surface_view import FORMULA, SurfaceView
+from gui.views.surface_view import FORMULA, SurfaceView
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ import time
 import pytest
 from PySide6 import QtGui
 
-from gui.training_view import TrainingView
+from gui.views.training_view import TrainingView
 
 
 @pytest.fixture
@@ -105,6 +105,7 @@ def test_divergence_is_shown(view, qtbot):
 
 def test_cuda_choice_is_disabled_without_a_gpu(view):
     import torch
+
     item = view.form.device.model().item(1)
     assert item.isEnabled() == torch.cuda.is_available()
 

@@ -3,7 +3,7 @@ import json
 import pytest
 from PySide6 import QtCore, QtWidgets
 
-from gui.main_window import MainWindow
+from gui.views.main_window import MainWindow
 
 
 @pytest.fixture

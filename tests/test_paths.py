@@ -4,9 +4,9 @@ import torch
 
 from engine.errors import UserError
 from engine.optimizers import OPTIMIZERS, build_optimizer, resolve_optimizer
-from engine.paths import PathSpec, compute_paths, parse_point
 from engine.schedulers import SCHEDULERS, LRDriver
-from engine.surfaces import get_surface
+from engine.surface.functions import get_surface
+from engine.surface.paths import PathSpec, compute_paths, parse_point
 
 
 def by_hand(surface, opt_id, params, start, steps, scheduler="none", sched_params=None):
@@ -103,8 +103,17 @@ def test_bad_requests_are_refused_with_messages():
         parse_point("1,x", 2)
 
 
-@pytest.mark.parametrize("opt_id, name, bad", [("sgd", "lr", -0.1), ("sgd", "lr", 0), ("momentum", "momentum", 1.0),
-                                               ("rmsprop", "alpha", 1.5), ("adam", "eps", 0), ("adagrad", "lr", "abc")])
+@pytest.mark.parametrize(
+    "opt_id, name, bad",
+    [
+        ("sgd", "lr", -0.1),
+        ("sgd", "lr", 0),
+        ("momentum", "momentum", 1.0),
+        ("rmsprop", "alpha", 1.5),
+        ("adam", "eps", 0),
+        ("adagrad", "lr", "abc"),
+    ],
+)
 def test_invalid_hyperparameters_are_refused(opt_id, name, bad):
     with pytest.raises(UserError, match=f"{opt_id}.{name}"):
         resolve_optimizer(opt_id, {name: bad})

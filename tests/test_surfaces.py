@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from engine.errors import UserError
-from engine.surfaces import BUILTINS, get_surface, parse_domain
+from engine.surface.functions import BUILTINS, get_surface, parse_domain
 
 # (surface, point, value, gradient), values and derivatives worked out by hand
 KNOWN = [
@@ -38,8 +38,10 @@ def test_peaks_gradient_matches_finite_differences():
     s = get_surface("peaks")
     h = 1e-6
     g = s.gradient(-0.35, -0.67)
-    fd = ((s.at(-0.35 + h, -0.67) - s.at(-0.35 - h, -0.67)) / (2 * h),
-          (s.at(-0.35, -0.67 + h) - s.at(-0.35, -0.67 - h)) / (2 * h))
+    fd = (
+        (s.at(-0.35 + h, -0.67) - s.at(-0.35 - h, -0.67)) / (2 * h),
+        (s.at(-0.35, -0.67 + h) - s.at(-0.35, -0.67 - h)) / (2 * h),
+    )
     assert g == pytest.approx(fd, rel=1e-6)
 
 
@@ -55,8 +57,18 @@ def test_every_known_minimum_is_a_stationary_point_with_its_value(name):
 
 
 def test_every_builtin_is_listed():
-    assert set(BUILTINS) == {"peaks", "rosenbrock", "himmelblau", "rastrigin", "beale", "saddle", "bowl",
-                             "six-hump-camel", "xsin", "quadratic"}
+    assert set(BUILTINS) == {
+        "peaks",
+        "rosenbrock",
+        "himmelblau",
+        "rastrigin",
+        "beale",
+        "saddle",
+        "bowl",
+        "six-hump-camel",
+        "xsin",
+        "quadratic",
+    }
 
 
 def test_grid_is_row_major_and_fast():

@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-from engine.config import LOSSES, TrainConfig
-from engine.datasets import load_dataset
+from engine.data.datasets import load_dataset
 from engine.errors import UserError
-from engine.fused import FusedMLP
-from engine.model import ACTIVATIONS, INITS, MLP, initialise
 from engine.optimizers import OPTIMIZERS, build_optimizer
 from engine.schedulers import SCHEDULERS, LRDriver
-from engine.trainer import RunGroup, Trainer
+from engine.training.config import LOSSES, TrainConfig
+from engine.training.fused import FusedMLP
+from engine.training.model import ACTIVATIONS, INITS, MLP, initialise
+from engine.training.trainer import RunGroup, Trainer
 
 SPIRAL = load_dataset("spiral")
 SMALL = replace(TrainConfig(), points=60, epochs=5)  # 180 points: fast
@@ -50,8 +50,17 @@ def test_every_loss_and_output_activation(loss, output):
 
 def test_single_output_binary_with_bce():
     data = load_dataset("breast-cancer")
-    t = Trainer(TrainConfig(dataset="breast-cancer", layers=(30, 16, 1), loss="bce", optimizer="adam",
-                            optimizer_params={"lr": 0.01}, epochs=5), data)
+    t = Trainer(
+        TrainConfig(
+            dataset="breast-cancer",
+            layers=(30, 16, 1),
+            loss="bce",
+            optimizer="adam",
+            optimizer_params={"lr": 0.01},
+            epochs=5,
+        ),
+        data,
+    )
     t.run()
     assert t.history[-1].test_acc > 0.9
 
@@ -106,11 +115,21 @@ def test_fused_gradients_equal_autograd():
     for act in ("relu", "tanh", "sigmoid", "leaky-relu"):
         m = MLP([2, 7, 5, 3], act).double()
         x, y = torch.randn(16, 2, dtype=torch.float64), torch.randint(0, 3, (16,))
-        loss = torch.nn.functional.cross_entropy(m.logits(x), y) + 0.01 * sum(l.weight.pow(2).sum() for l in m.linears) \
+        loss = (
+            torch.nn.functional.cross_entropy(m.logits(x), y)
+            + 0.01 * sum(l.weight.pow(2).sum() for l in m.linears)
             + 0.001 * sum(l.weight.abs().sum() for l in m.linears)
+        )
         loss.backward()
-        f = FusedMLP([[l.weight.detach()] for l in m.linears], [[l.bias.detach()] for l in m.linears], act,
-                     torch.device("cpu"), [0.001], [0.01], dtype=torch.float64)
+        f = FusedMLP(
+            [[l.weight.detach()] for l in m.linears],
+            [[l.bias.detach()] for l in m.linears],
+            act,
+            torch.device("cpu"),
+            [0.001],
+            [0.01],
+            dtype=torch.float64,
+        )
         data_loss, _ = f.backward(x, y)
         with torch.no_grad():
             expected = float(torch.nn.functional.cross_entropy(m.logits(x), y))
@@ -136,7 +155,7 @@ def test_fused_training_matches_plain_torch_loop(opt_id):
     for _ in range(3):
         order = torch.randperm(len(x), generator=g)
         for b in range(0, len(x), 20):
-            idx = order[b:b + 20]
+            idx = order[b : b + 20]
             opt.zero_grad()
             torch.nn.functional.cross_entropy(m.logits(x[idx]), y[idx]).backward()
             opt.step()
@@ -191,6 +210,7 @@ def test_stop_and_resume_give_the_uninterrupted_history():
     def stop_every_third_batch():
         calls["n"] += 1
         return calls["n"] % 3 == 0
+
     stops = 0
     while not t.finished:
         if t.run_epoch(stop_every_third_batch) is None:
@@ -278,6 +298,7 @@ def test_cuda_requested_but_absent_is_a_clear_message():
     assert Trainer(replace(SMALL, device="auto"), SMALL_DATA).device.type == "cpu"
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine (CI never has one)")
 def test_cuda_training():
     cpu = Trainer(replace(SMALL, device="cpu"), SMALL_DATA).run()
@@ -286,8 +307,15 @@ def test_cuda_training():
 
 
 def test_mnist_adam_reaches_90_percent_in_a_few_epochs(mnist_dir):
-    cfg = TrainConfig(dataset="mnist", data_dir=str(mnist_dir), layers=(784, 40, 40, 40, 10), optimizer="adam",
-                      optimizer_params={"lr": 0.001}, batch_size=50, epochs=4)
+    cfg = TrainConfig(
+        dataset="mnist",
+        data_dir=str(mnist_dir),
+        layers=(784, 40, 40, 40, 10),
+        optimizer="adam",
+        optimizer_params={"lr": 0.001},
+        batch_size=50,
+        epochs=4,
+    )
     t = Trainer(cfg)
     t.run()
     assert t.history[-1].test_acc >= 0.90

@@ -1,0 +1,182 @@
+"""Optimizer paths on a loss surface: every position, loss and gradient norm, step by step."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from engine.errors import UserError
+from engine.optimizers import OPTIMIZERS, build_optimizer, resolve_optimizer
+from engine.schedulers import LRDriver, resolve_scheduler
+from engine.surface.functions import Surface
+
+MAX_STEPS = 100_000
+DIVERGE_MARGIN = 10.0  # a path is diverged once it is this many domain widths outside the domain
+
+
+@dataclass(frozen=True)
+class PathSpec:
+    """One optimizer configuration to run from every start point."""
+
+    optimizer: str
+    params: dict = field(default_factory=dict)
+    label: str = ""
+
+
+@dataclass
+class Path:
+    """One optimizer's path from one start: positions (steps+1 rows unless diverged), losses and more."""
+
+    optimizer: str
+    params: dict
+    start: tuple[float, ...]
+    start_index: int
+    points: np.ndarray  # (n, dims)
+    losses: np.ndarray  # (n,)
+    grad_norms: np.ndarray  # (n,)
+    lrs: np.ndarray  # (n-1,) the rate each step used
+    diverged_at: int | None = None
+    label: str = ""
+
+    def to_dict(self) -> dict:
+        """Return the JSON form used by paths.json."""
+        return {
+            "optimizer": self.optimizer,
+            "label": self.label or self.optimizer,
+            "params": self.params,
+            "start": list(self.start),
+            "start_index": self.start_index,
+            "points": self.points.tolist(),
+            "losses": self.losses.tolist(),
+            "grad_norms": self.grad_norms.tolist(),
+            "lrs": self.lrs.tolist(),
+            "diverged_at": self.diverged_at,
+        }
+
+
+def parse_point(text: str, dims: int) -> tuple[float, ...]:
+    """Return a start point parsed from 'x' or 'x,y', or raise UserError."""
+    try:
+        values = tuple(float(t) for t in str(text).split(","))
+    except ValueError:
+        raise UserError(f"start {text!r} must be {dims} number(s) separated by a comma") from None
+    if len(values) != dims or not all(np.isfinite(values)):
+        raise UserError(f"start {text!r} must be {dims} finite number(s) ({'x,y' if dims == 2 else 'x'})")
+    return values
+
+
+def compute_paths(
+    surface: Surface,
+    specs: list[PathSpec],
+    starts: list[tuple[float, ...]],
+    steps: int,
+    scheduler: str = "none",
+    scheduler_params: dict | None = None,
+) -> list[Path]:
+    """Return one Path per (spec, start), in spec-major order, after ``steps`` optimizer steps.
+
+    All positions are evaluated together in one autograd call per step; each optimizer configuration
+    is one torch.optim instance over a (starts, dims) tensor, which is exact for these element-wise
+    algorithms. A path that leaves the finite numbers or goes far outside the domain is cut there and
+    its ``diverged_at`` set; it never raises.
+    """
+    if not specs:
+        raise UserError("choose at least one optimizer")
+    if not starts:
+        raise UserError("give at least one start point")
+    if not 1 <= int(steps) <= MAX_STEPS:
+        raise UserError(f"steps must be between 1 and {MAX_STEPS}, not {steps}")
+    steps = int(steps)
+    for s in starts:
+        if len(s) != surface.dims:
+            raise UserError(f"start {s} has {len(s)} coordinate(s); {surface.id} is {surface.dims}-D")
+    sched_values = resolve_scheduler(scheduler, scheduler_params)
+    resolved = [resolve_optimizer(spec.optimizer, spec.params) for spec in specs]
+
+    n_starts, dims = len(starts), surface.dims
+    start_t = torch.tensor(starts, dtype=torch.float64)
+    # one buffer for every position; each optimizer steps its own slice of rows (a view, and a leaf
+    # because the buffer itself needs no gradient), so no per-step concatenation is needed
+    positions = start_t.repeat(len(specs), 1)
+    leaves = [positions[k * n_starts : (k + 1) * n_starts] for k in range(len(specs))]
+    optimizers = [
+        build_optimizer(spec.optimizer, [leaf], values, fused=False)
+        for spec, leaf, values in zip(specs, leaves, resolved)
+    ]
+    drivers = [LRDriver(opt, scheduler, sched_values, total_steps=steps) for opt in optimizers]
+    # torch.optim's own update code, without the per-call hook/profiler wrapper that costs more
+    # than the arithmetic on these tiny tensors; called under no_grad as the wrapper would.
+    raw_steps = [inspect.unwrap(type(opt).step) for opt in optimizers]
+
+    n_runs = len(specs) * n_starts
+    points = torch.empty(steps + 1, n_runs, dims, dtype=torch.float64)
+    losses = torch.empty(steps + 1, n_runs, dtype=torch.float64)
+    gnorms = torch.empty(steps + 1, n_runs, dtype=torch.float64)
+    lr_rows: list[list[float]] = []
+    lo = torch.tensor([d[0] for d in surface.domain], dtype=torch.float64)
+    hi = torch.tensor([d[1] for d in surface.domain], dtype=torch.float64)
+    margin = DIVERGE_MARGIN * (hi - lo)
+    diverged = torch.full((n_runs,), -1, dtype=torch.long)
+
+    with np.errstate(all="ignore"):
+        for t in range(steps + 1):
+            x = positions.clone().requires_grad_(True)
+            current = x.detach()
+            value = surface.value(x)
+            (grad,) = torch.autograd.grad(value.sum(), x)
+            points[t] = current
+            losses[t] = value.detach()
+            gnorms[t] = grad.norm(dim=1)
+            bad = (
+                ~torch.isfinite(value.detach())
+                | ~torch.isfinite(grad).all(dim=1)
+                | ((current < lo - margin) | (current > hi + margin)).any(dim=1)
+                | ~torch.isfinite(current).all(dim=1)
+            )
+            newly = bad & (diverged < 0)
+            diverged[newly] = t
+            if t == steps or bool((diverged >= 0).all()):
+                break
+            grad = torch.where(torch.isfinite(grad), grad, torch.zeros_like(grad))
+            lr_rows.append([driver.lr for driver in drivers])
+            with torch.no_grad():
+                for k, (leaf, opt, driver, step) in enumerate(zip(leaves, optimizers, drivers, raw_steps)):
+                    leaf.grad = grad[k * n_starts : (k + 1) * n_starts]
+                    step(opt)
+                    if driver.scheduler is not None:
+                        metric = (
+                            float(value[k * n_starts : (k + 1) * n_starts].detach().mean())
+                            if driver.needs_metric
+                            else None
+                        )
+                        driver.step(metric)
+    last = t
+    lrs = torch.tensor(lr_rows, dtype=torch.float64).reshape(len(lr_rows), len(specs))
+
+    paths = []
+    for k, (spec, values) in enumerate(zip(specs, resolved)):
+        for s in range(n_starts):
+            r = k * n_starts + s
+            d = int(diverged[r])
+            end = last if d < 0 else d
+            if d >= 0 and not (torch.isfinite(points[d, r]).all() and torch.isfinite(losses[d, r])):
+                end = d - 1  # the diverged point itself cannot be drawn
+            end = max(end, 0)
+            paths.append(
+                Path(
+                    spec.optimizer,
+                    values,
+                    tuple(starts[s]),
+                    s,
+                    points[: end + 1, r].numpy().copy(),
+                    losses[: end + 1, r].numpy().copy(),
+                    gnorms[: end + 1, r].numpy().copy(),
+                    lrs[:end, k].numpy().copy(),
+                    None if d < 0 else d,
+                    spec.label or OPTIMIZERS.get(spec.optimizer).name,
+                )
+            )
+    return paths

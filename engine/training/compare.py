@@ -1,0 +1,270 @@
+"""Fair comparisons: a base configuration, the fields that vary, and seeds; results as tables.
+
+Runs with the same seed start from identical weights and see the same batches, so differences come
+from the varied fields alone. Compatible runs train together in one RunGroup (batched).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from engine.errors import UserError
+from engine.training.config import TrainConfig
+from engine.training.trainer import GROUP_FIELDS, HISTORY_COLUMNS, EpochRecord, RunGroup
+
+MAX_RUNS = 400
+
+
+@dataclass
+class RunResult:
+    """One finished (or stopped) run of a comparison."""
+
+    label: dict  # varied field -> value as typed
+    seed: int
+    config: TrainConfig
+    history: list[EpochRecord]
+    path: str
+    seconds: float
+    diverged_at: int | None = None
+
+    @property
+    def name(self) -> str:
+        """Return a short label such as 'momentum=0.1, lr=0.01'."""
+        return ", ".join(f"{k}={v}" for k, v in self.label.items()) or "base"
+
+
+@dataclass
+class Comparison:
+    """A base configuration, the varied fields (in order) and the seeds."""
+
+    base: TrainConfig
+    vary: list[tuple[str, list[str]]]
+    seeds: list[int] = field(default_factory=list)
+
+    def runs(self) -> list[tuple[dict, int, TrainConfig]]:
+        """Return (label, seed, config) for every combination, seeds innermost; validated."""
+        seeds = self.seeds or [self.base.seed]
+        out = []
+        combos = list(itertools.product(*[values for _, values in self.vary])) if self.vary else [()]
+        if len(combos) * len(seeds) > MAX_RUNS:
+            raise UserError(f"{len(combos) * len(seeds)} runs requested; at most {MAX_RUNS}")
+        for combo in combos:
+            label = {name: value for (name, _), value in zip(self.vary, combo)}
+            for seed in seeds:
+                cfg = self.base.with_field("seed", seed)
+                for name, value in label.items():
+                    cfg = cfg.with_field(name, value)
+                out.append((label, seed, cfg.validated()))
+        return out
+
+
+def parse_vary(text: str) -> tuple[str, list[str]]:
+    """Return (field, values) from 'field=v1,v2,...'; raise UserError if malformed."""
+    name, sep, values = text.partition("=")
+    items = [v.strip() for v in values.split(",") if v.strip()]
+    if not sep or not name.strip() or not items:
+        raise UserError(f"--vary {text!r} must look like field=value1,value2 (e.g. momentum=0,0.1,0.5)")
+    if len(set(items)) != len(items):
+        raise UserError(f"--vary {text!r} repeats a value")
+    return name.strip(), items
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Return seeds from '1,2,3'."""
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise UserError(f"--seeds must be whole numbers separated by commas, not {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise UserError(f"--seeds needs distinct whole numbers, got {text!r}")
+    return seeds
+
+
+def run_comparison(
+    comparison: Comparison,
+    on_result: Callable[[RunResult], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    data_cache: dict | None = None,
+    on_partial: Callable[[list[tuple[int, RunResult]]], None] | None = None,
+) -> list[RunResult]:
+    """Train every run and return the results in run order.
+
+    Compatible runs (same data, seed and architecture) train together in one RunGroup. ``on_progress``
+    gets (epochs done, epochs in total) summed over runs; ``on_result`` each run as its group ends;
+    ``on_partial`` after every epoch, the (run index, result so far) of the runs still training.
+    """
+    planned = comparison.runs()
+    cache = data_cache if data_cache is not None else {}
+    groups: dict[tuple, list[int]] = {}
+    for i, (_, _, cfg) in enumerate(planned):
+        groups.setdefault(tuple(_hashable(getattr(cfg, f)) for f in GROUP_FIELDS), []).append(i)
+    total = sum(cfg.epochs for _, _, cfg in planned)
+    done = 0
+    results: dict[int, RunResult] = {}
+    for members in groups.values():
+        cfgs = [planned[i][2] for i in members]
+        key = cfgs[0].dataset_key()
+        if key not in cache:
+            cache[key] = cfgs[0].load_data()
+        started = time.perf_counter()
+        group = RunGroup(cfgs, cache[key])
+        base_done = done
+
+        def progress(_records, group=group, base_done=base_done, members=members, started=started):
+            if on_progress is not None:
+                on_progress(base_done + group.epoch * group.R, total)
+            if on_partial is not None:
+                elapsed = (time.perf_counter() - started) / group.R
+                on_partial(
+                    [
+                        (
+                            i,
+                            RunResult(
+                                planned[i][0],
+                                planned[i][1],
+                                planned[i][2],
+                                list(group.histories[r]),
+                                group.path,
+                                elapsed,
+                                group.diverged_at[r],
+                            ),
+                        )
+                        for r, i in enumerate(members)
+                    ]
+                )
+
+        group.run(should_stop, on_epoch=progress)
+        seconds = (time.perf_counter() - started) / group.R
+        done += cfgs[0].epochs * group.R
+        for r, i in enumerate(members):
+            label, seed, cfg = planned[i]
+            result = RunResult(
+                label,
+                seed,
+                cfg,
+                group.histories[r],
+                group.path + (" (batched)" if group.R > 1 else ""),
+                seconds,
+                group.diverged_at[r],
+            )
+            results[i] = result
+            if on_result is not None:
+                on_result(result)
+        if should_stop is not None and should_stop():
+            break
+    return [results[i] for i in sorted(results)]
+
+
+def _hashable(value):
+    return tuple(sorted(value.items())) if isinstance(value, dict) else value
+
+
+def tidy_table(results: list[RunResult], varied: list[str]) -> tuple[list[str], list[list]]:
+    """Return (header, rows): one row per run and epoch, with the varied fields and the seed."""
+    header = ["run", *varied, "seed", *HISTORY_COLUMNS]
+    rows = []
+    for k, res in enumerate(results):
+        for rec in res.history:
+            rows.append([k, *[res.label.get(v) for v in varied], res.seed, *rec.row()])
+    return header, rows
+
+
+def metric(history: list[EpochRecord], name: str) -> list[float]:
+    """Return one metric along the history, NaN where it is missing."""
+    return [float("nan") if getattr(h, name) is None else float(getattr(h, name)) for h in history]
+
+
+def run_summary(res: RunResult, target_acc: float | None) -> dict:
+    """Return final/best loss, best accuracy, first epoch reaching ``target_acc``, divergence and time."""
+    h = res.history
+    use_test = h[0].test_acc is not None or h[0].test_loss is not None
+    losses = [v for v in metric(h, "test_loss" if use_test else "train_loss") if math.isfinite(v)]
+    accs = metric(h, "test_acc" if use_test else "train_acc")
+    finite_accs = [a for a in accs if math.isfinite(a)]
+    reach = next(
+        (rec.epoch for rec, a in zip(h, accs) if target_acc is not None and math.isfinite(a) and a >= target_acc), None
+    )
+    return {
+        "run": res.name,
+        **res.label,
+        "seed": res.seed,
+        "final_loss": h[-1].test_loss if use_test else h[-1].train_loss,
+        "best_loss": min(losses) if losses else float("nan"),
+        "final_acc": accs[-1] if accs else float("nan"),
+        "best_acc": max(finite_accs) if finite_accs else float("nan"),
+        "epoch_reaching_target": reach,
+        "diverged_at": res.diverged_at,
+        "seconds": res.seconds,
+        "evaluated_on": "test" if use_test else "train",
+        "path": res.path,
+    }
+
+
+def summary_table(
+    results: list[RunResult], varied: list[str], target_acc: float | None = 0.9
+) -> tuple[list[str], list[list]]:
+    """Return (header, rows): one row per configuration with mean and standard deviation across seeds."""
+    by_label: dict[tuple, list[dict]] = {}
+    for res in results:
+        by_label.setdefault(tuple(res.label.get(v) for v in varied), []).append(run_summary(res, target_acc))
+    stats = ["final_loss", "best_loss", "best_acc", "epoch_reaching_target", "seconds"]
+    header = [*varied, "seeds", *[f"{s}_{k}" for s in stats for k in ("mean", "std")], "diverged_runs", "path"]
+    rows = []
+    for key, items in by_label.items():
+        row = [*key, len(items)]
+        for s in stats:
+            vals = [float(i[s]) for i in items if i[s] is not None and math.isfinite(float(i[s]))]
+            row += [
+                statistics.fmean(vals) if vals else None,
+                statistics.stdev(vals) if len(vals) > 1 else (0.0 if vals else None),
+            ]
+        row += [sum(1 for i in items if i["diverged_at"] is not None), items[0]["path"]]
+        rows.append(row)
+    return header, rows
+
+
+@dataclass
+class SeedCurve:
+    """One configuration's curve of a metric: the mean over its seeds and, with several seeds, min and max."""
+
+    name: str
+    runs: list[RunResult]
+    epochs: np.ndarray
+    mean: np.ndarray
+    low: np.ndarray | None
+    high: np.ndarray | None
+
+
+def seed_curves(
+    results: list[RunResult], name: str, series: Callable[[RunResult], np.ndarray] | None = None
+) -> list[SeedCurve]:
+    """Return one SeedCurve per configuration (results grouped by label, in order) for metric ``name``.
+
+    ``series`` maps a run to its values (default: the raw metric), e.g. to smooth them first. Curves run
+    over the epochs every seed has; values missing everywhere (no test set) come out as NaN.
+    """
+    groups: dict[str, list[RunResult]] = {}
+    for r in results:
+        groups.setdefault(r.name, []).append(r)
+    get = series or (lambda r: np.asarray(metric(r.history, name), dtype=float))
+    curves = []
+    for label, runs in groups.items():
+        n = min(len(r.history) for r in runs)
+        arr = np.array([get(r)[:n] for r in runs], dtype=float)
+        epochs = np.array([h.epoch for h in runs[0].history[:n]])
+        if len(runs) == 1:
+            curves.append(SeedCurve(label, runs, epochs, arr[0], None, None))
+            continue
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (no test set) are expected
+            curves.append(SeedCurve(label, runs, epochs, np.nanmean(arr, 0), np.nanmin(arr, 0), np.nanmax(arr, 0)))
+    return curves

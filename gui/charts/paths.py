@@ -1,0 +1,125 @@
+"""Optimizer paths drawn as in the seeds: start star, step dots, end star; one colour per optimizer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+
+from gui.charts import style
+
+MAX_DOTS = 150
+
+
+def path_xy(points: np.ndarray, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the (x, y) to draw for a path: (x, y) in 2-D, (x, f(x)) in 1-D."""
+    if points.shape[1] == 1:
+        return points[:, 0], losses
+    return points[:, 0], points[:, 1]
+
+
+def exit_point(x: np.ndarray, y: np.ndarray, bounds) -> tuple[float, float]:
+    """Return where a path last leaves the box ``bounds`` ((x0, x1), (y0, y1)), or its last point if it stays in."""
+    (x0, x1), (y0, y1) = bounds
+    inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+    if inside.all() or not inside.any():
+        return float(x[-1]), float(y[-1])
+    i = int(np.nonzero(inside)[0][-1])
+    if i == len(x) - 1:
+        return float(x[-1]), float(y[-1])
+    ax, ay, bx, by = x[i], y[i], x[i + 1], y[i + 1]
+    t = 1.0
+    for a, b, lo, hi in ((ax, bx, x0, x1), (ay, by, y0, y1)):
+        if b > hi:
+            t = min(t, (hi - a) / (b - a))
+        elif b < lo:
+            t = min(t, (lo - a) / (b - a))
+    return float(ax + t * (bx - ax)), float(ay + t * (by - ay))
+
+
+class PathItems:
+    """The items for one path; ``show(k)`` draws its first k steps."""
+
+    def __init__(self, plot: pg.PlotItem, colour: str, name: str, legend: bool):
+        self.plot = plot
+        pen = pg.mkPen(colour, width=2)
+        self.line = pg.PlotDataItem(
+            pen=pen,
+            symbol="o",
+            symbolSize=6,
+            symbolBrush=colour,
+            symbolPen=pg.mkPen("#222222", width=0.6),
+            name=name if legend else None,
+        )
+        self.start = pg.ScatterPlotItem(size=18, symbol="star", brush=style.START_COLOUR, pen=pg.mkPen("w", width=1))
+        self.end = pg.ScatterPlotItem(size=20, symbol="star", brush=colour, pen=pg.mkPen("#111111", width=1.2))
+        self.blowup = pg.ScatterPlotItem(size=16, symbol="x", brush="#000000", pen=pg.mkPen("#d00000", width=3))
+        self.name = name
+        self.label = pg.TextItem(
+            color="#b00000", anchor=(0, 1), fill=pg.mkBrush(255, 255, 255, 210), border=pg.mkPen(colour)
+        )
+        for item in (self.line, self.start, self.end, self.blowup, self.label):
+            item.setZValue(10)
+            plot.addItem(item)
+        self.start.setZValue(12)
+        self.end.setZValue(11)
+        self.x = self.y = np.empty(0)
+        self.diverged_at: int | None = None
+        self.bounds = ((-np.inf, np.inf), (-np.inf, np.inf))
+
+    def set_path(self, x: np.ndarray, y: np.ndarray, diverged_at: int | None) -> None:
+        """Store the whole path; nothing is drawn until show()."""
+        self.x, self.y, self.diverged_at = x, y, diverged_at
+
+    def show(self, k: int | None = None) -> None:
+        """Draw steps 0..k (all when k is None)."""
+        n = len(self.x) if k is None else min(len(self.x), k + 1)
+        x, y = self.x[:n], self.y[:n]
+        # past MAX_DOTS points the dots merge into a line anyway, and drawing them costs most of a frame
+        self.line.setSymbol("o" if len(self.x) <= MAX_DOTS else None)
+        self.line.setData(x, y)
+        self.start.setData(x[:1], y[:1])
+        done = n == len(self.x)
+        if self.diverged_at is not None and done and n:
+            self.end.setData([], [])
+            bx, by = exit_point(x, y, self.bounds)
+            self.blowup.setData([bx], [by])
+            self.label.setText(f"{self.name} diverged at step {self.diverged_at}")
+            self.label.setAnchor((1 if bx > np.mean(self.bounds[0]) else 0, 0 if by > np.mean(self.bounds[1]) else 1))
+            self.label.setPos(bx, by)
+            self.label.show()
+        else:
+            self.end.setData(x[-1:], y[-1:])
+            self.blowup.setData([], [])
+            self.label.hide()
+
+    def remove(self) -> None:
+        """Take every item off the plot."""
+        for item in (self.line, self.start, self.end, self.blowup, self.label):
+            self.plot.removeItem(item)
+
+
+class PathLayer:
+    """All paths on one plot, rebuilt by set_paths() and scrubbed together by show(k)."""
+
+    def __init__(self, plot: pg.PlotItem):
+        self.plot = plot
+        self.items: list[PathItems] = []
+        self.bounds = ((-np.inf, np.inf), (-np.inf, np.inf))
+
+    def set_paths(self, paths, colours: list[str], names: list[str]) -> None:
+        """Replace the drawn paths; the legend gets one entry per distinct name."""
+        for item in self.items:
+            item.remove()
+        self.items = []
+        seen = set()
+        for path, colour, name in zip(paths, colours, names):
+            item = PathItems(self.plot, colour, name, legend=name not in seen)
+            seen.add(name)
+            item.set_path(*path_xy(path.points, path.losses), path.diverged_at)
+            item.bounds = self.bounds
+            self.items.append(item)
+
+    def show(self, k: int | None = None) -> None:
+        """Draw every path up to step k (all when None)."""
+        for item in self.items:
+            item.show(k)

@@ -1,0 +1,160 @@
+"""Parameter forms built from registry entries (defaults, ranges, help) — no form is written by hand."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6 import QtCore, QtWidgets
+
+from engine.registry import Entry, Param
+
+
+def _decimals(p: Param) -> int:
+    return 6 if p.log or (p.high is not None and p.high <= 1) else 4
+
+
+class ParamForm(QtWidgets.QWidget):
+    """Editors for one entry's parameters; ``changed`` fires with the full value dict on every edit."""
+
+    changed = QtCore.Signal(dict)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.layout_ = QtWidgets.QFormLayout(self)
+        self.layout_.setContentsMargins(0, 0, 0, 0)
+        self.layout_.setFieldGrowthPolicy(QtWidgets.QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.entry: Entry | None = None
+        self.editors: dict[str, QtWidgets.QWidget] = {}
+        self._quiet = False
+
+    def set_entry(self, entry: Entry, values: dict | None = None, skip: tuple[str, ...] = ()) -> None:
+        """Rebuild the editors for ``entry``, showing ``values`` (defaults where missing)."""
+        while self.layout_.rowCount():
+            self.layout_.removeRow(0)
+        self.entry, self.editors = entry, {}
+        current = {**entry.defaults(), **(values or {})}
+        for p in entry.params:
+            if p.name in skip:
+                continue
+            editor = self._editor(p, current[p.name])
+            tip = f"{p.help + '. ' if p.help else ''}Default {p.default}; valid {p.describe_range()}"
+            editor.setToolTip(tip)
+            label = QtWidgets.QLabel(p.name.replace("_", " "))
+            label.setToolTip(tip)
+            self.layout_.addRow(label, editor)
+            self.editors[p.name] = editor
+
+    def _editor(self, p: Param, value) -> QtWidgets.QWidget:
+        if p.kind == "bool":
+            w = QtWidgets.QCheckBox()
+            w.setChecked(bool(value))
+            w.toggled.connect(self._emit)
+        elif p.kind == "choice":
+            w = QtWidgets.QComboBox()
+            w.addItems([str(c) for c in p.choices])
+            w.setCurrentText(str(value))
+            w.currentTextChanged.connect(self._emit)
+        elif p.kind == "int":
+            w = QtWidgets.QSpinBox()
+            w.setRange(
+                int(p.low if p.low is not None else -(10**9)),
+                int(min(p.high if p.high is not None else 10**9, 2**31 - 1)),
+            )
+            w.setValue(int(value))
+            w.valueChanged.connect(self._emit)
+        else:
+            w = QtWidgets.QDoubleSpinBox()
+            w.setDecimals(_decimals(p))
+            lo = p.low if p.low is not None else -1e9
+            hi = p.high if p.high is not None else 1e9
+            step = 10 ** -_decimals(p)
+            w.setRange(lo + (step if p.low_open else 0), hi - (step if p.high_open else 0))
+            w.setSingleStep(_step(float(value), p))
+            w.setValue(float(value))
+            w.valueChanged.connect(self._emit)
+            w.setKeyboardTracking(False)
+        return w
+
+    def values(self) -> dict:
+        """Return the current values of every editor."""
+        out = {}
+        for name, w in self.editors.items():
+            if isinstance(w, QtWidgets.QCheckBox):
+                out[name] = w.isChecked()
+            elif isinstance(w, QtWidgets.QComboBox):
+                out[name] = w.currentText()
+            else:
+                out[name] = w.value()
+        return out
+
+    def set_values(self, values: dict) -> None:
+        """Show ``values`` without emitting ``changed`` for each one."""
+        self._quiet = True
+        try:
+            for name, value in values.items():
+                w = self.editors.get(name)
+                if isinstance(w, QtWidgets.QCheckBox):
+                    w.setChecked(bool(value))
+                elif isinstance(w, QtWidgets.QComboBox):
+                    w.setCurrentText(str(value))
+                elif w is not None:
+                    w.setValue(value)
+        finally:
+            self._quiet = False
+        self._emit()
+
+    def _emit(self, *_):
+        if not self._quiet:
+            self.changed.emit(self.values())
+
+
+def _step(value: float, p: Param) -> float:
+    if p.kind == "int":
+        return 1
+    if p.log and value > 0:
+        return 10 ** math.floor(math.log10(value))
+    return 0.05 if p.high is not None and p.high <= 1 else 0.1
+
+
+class RegistryPicker(QtWidgets.QWidget):
+    """A combo box of a registry's entries above the chosen entry's parameter form."""
+
+    changed = QtCore.Signal()
+
+    def __init__(self, registry, label: str, parent=None, skip: tuple[str, ...] = ()):
+        super().__init__(parent)
+        self.registry, self.skip = registry, skip
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.combo = QtWidgets.QComboBox()
+        for e in registry:
+            self.combo.addItem(e.name, e.id)
+            self.combo.setItemData(self.combo.count() - 1, e.description, QtCore.Qt.ItemDataRole.ToolTipRole)
+        self.combo.setToolTip(f"{label}: hover an item for what it does")
+        self.form = ParamForm()
+        layout.addWidget(self.combo)
+        layout.addWidget(self.form)
+        self.combo.currentIndexChanged.connect(self._entry_changed)
+        self.form.changed.connect(lambda _v: self.changed.emit())
+        self._entry_changed()
+
+    def _entry_changed(self, *_):
+        self.form.set_entry(self.registry.get(self.current_id()), skip=self.skip)
+        self.form.setVisible(bool(self.form.editors))
+        self.changed.emit()
+
+    def current_id(self) -> str:
+        """Return the chosen entry's id."""
+        return self.combo.currentData()
+
+    def set_current(self, entry_id: str, values: dict | None = None) -> None:
+        """Choose ``entry_id`` and show ``values``."""
+        index = self.combo.findData(entry_id)
+        if index >= 0:
+            self.combo.setCurrentIndex(index)
+        if values:
+            self.form.set_values({k: v for k, v in values.items() if k in self.form.editors})
+
+    def values(self) -> dict:
+        """Return the chosen entry's parameter values."""
+        return self.form.values()

@@ -1,0 +1,271 @@
+"""The main window: three views in tabs, menus, shortcuts, experiments, export and remembered settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from engine.errors import UserError
+from engine.training.config import TrainConfig
+from gui.charts.export import export_csv
+from gui.views.compare_view import CompareView
+from gui.views.surface_view import SurfaceView
+from gui.views.training_view import TrainingView
+
+EXPERIMENT_VERSION = 1
+MAX_RECENT = 8
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    """Descent Lab's window."""
+
+    def __init__(self, settings: QtCore.QSettings | None = None):
+        super().__init__()
+        self.setWindowTitle("Descent Lab")
+        self.qsettings = settings or QtCore.QSettings("Descent Lab", "Descent Lab")
+        self.tabs = QtWidgets.QTabWidget()
+        self.surface = SurfaceView()
+        self.training = TrainingView()
+        self.compare = CompareView(self.training.form.config)
+        self.compare.apply_preset_base = self._apply_preset_base
+        self.tabs.addTab(self.surface, "Loss surface")
+        self.tabs.addTab(self.training, "Training")
+        self.tabs.addTab(self.compare, "Comparison")
+        self.setCentralWidget(self.tabs)
+        self.tabs.currentChanged.connect(self._tab_hint)
+        self._tab_hint(0)
+        self.current_file: Path | None = None
+        self._build_menus()
+        self.restore()
+
+    def _tab_hint(self, index: int) -> None:
+        hints = (
+            "Click the map to start a path; Shift+click adds a start. Space plays, → steps.",
+            "Step trains one epoch, Run to the end; Pause keeps the run, Stop ends it. Space runs/pauses.",
+            "Pick what varies (or a preset); the rest comes from the Training tab. Right-click a chart to export.",
+        )
+        self.statusBar().showMessage(hints[index] if 0 <= index < len(hints) else "")
+
+    # -- menus --------------------------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self.open_action = file.addAction("&Open experiment…", self.open_dialog, QtGui.QKeySequence.StandardKey.Open)
+        self.recent_menu = file.addMenu("Open &recent")
+        self.save_action = file.addAction("&Save experiment", self.save, QtGui.QKeySequence.StandardKey.Save)
+        file.addAction("Save experiment &as…", self.save_as_dialog, QtGui.QKeySequence.StandardKey.SaveAs)
+        file.addSeparator()
+        self.export_action = file.addAction(
+            "&Export all charts of this view…", self.export_all_dialog, QtGui.QKeySequence("Ctrl+E")
+        )
+        file.addSeparator()
+        file.addAction("&Quit", self.close, QtGui.QKeySequence.StandardKey.Quit)
+        run = bar.addMenu("&Run")
+        self.play_action = run.addAction("&Play / pause", self.play_pause, QtGui.QKeySequence(QtCore.Qt.Key.Key_Space))
+        self.step_action = run.addAction("&Step", self.step, QtGui.QKeySequence(QtCore.Qt.Key.Key_Right))
+        run.addAction("&Reset", self.reset_current, QtGui.QKeySequence("Ctrl+R"))
+        for action in (self.play_action, self.step_action):
+            action.setShortcutContext(QtCore.Qt.ShortcutContext.WindowShortcut)
+        view = bar.addMenu("&View")
+        for i, name in enumerate(("Loss surface", "Training", "Comparison")):
+            view.addAction(name, lambda i=i: self.tabs.setCurrentIndex(i), QtGui.QKeySequence(f"Ctrl+{i + 1}"))
+        help_ = bar.addMenu("&Help")
+        help_.addAction("&About Descent Lab", self.about)
+        self._refresh_recent()
+
+    def _focus_is_text(self) -> bool:
+        w = QtWidgets.QApplication.focusWidget()
+        return isinstance(w, (QtWidgets.QLineEdit, QtWidgets.QAbstractSpinBox, QtWidgets.QTextEdit))
+
+    def play_pause(self) -> None:
+        """Space: animate the paths, or run/pause training, depending on the tab."""
+        if self._focus_is_text():
+            return
+        if self.tabs.currentWidget() is self.surface:
+            self.surface.toggle_play()
+        elif self.tabs.currentWidget() is self.training:
+            self.training.toggle_run()
+        else:
+            self.compare.start()
+
+    def step(self) -> None:
+        """Right arrow: one animation step, or one training epoch."""
+        if self._focus_is_text():
+            return
+        if self.tabs.currentWidget() is self.surface:
+            self.surface.step_once()
+        elif self.tabs.currentWidget() is self.training:
+            self.training.step_epoch()
+
+    def reset_current(self) -> None:
+        """Reset the animation or the training run."""
+        if self.tabs.currentWidget() is self.surface:
+            self.surface.timeline.setValue(0)
+        elif self.tabs.currentWidget() is self.training:
+            self.training.reset()
+
+    def about(self) -> None:
+        """Show the About box."""
+        QtWidgets.QMessageBox.about(
+            self,
+            "About Descent Lab",
+            "<b>Descent Lab</b><p>See how optimizers, momentum, learning rates and schedules "
+            "train neural networks.</p><p>Right-click any chart to export it (PNG, SVG, CSV).</p>",
+        )
+
+    # -- experiments --------------------------------------------------------------------------------------
+    def experiment(self) -> dict:
+        """Return the complete, reproducible state of every view."""
+        return {
+            "descent_lab_experiment": EXPERIMENT_VERSION,
+            "surface": self.surface.settings(),
+            "training": self.training.settings(),
+            "comparison": self.compare.settings(),
+            "tab": self.tabs.currentIndex(),
+        }
+
+    def apply_experiment(self, data: dict) -> None:
+        """Load experiment() output; raise UserError if the file is not an experiment."""
+        if not isinstance(data, dict) or "descent_lab_experiment" not in data:
+            raise UserError("this file is not a Descent Lab experiment")
+        if data.get("training"):
+            try:
+                TrainConfig.from_dict(data["training"]).validated()
+            except (UserError, TypeError) as err:
+                raise UserError(f"the experiment's training settings are invalid: {err}") from None
+        self.surface.apply_settings(data.get("surface") or {})
+        self.training.apply_settings(data.get("training") or {})
+        self.compare.apply_settings(data.get("comparison") or {})
+        self.tabs.setCurrentIndex(int(data.get("tab", 0)))
+
+    def save_to(self, path: str | Path) -> Path:
+        """Write the experiment to ``path`` (JSON) and remember it as recent."""
+        path = Path(path)
+        path.write_text(json.dumps(self.experiment(), indent=1))
+        self.current_file = path
+        self._add_recent(path)
+        self.setWindowTitle(f"Descent Lab — {path.name}")
+        return path
+
+    def open_path(self, path: str | Path) -> bool:
+        """Load an experiment file; report problems in a message box and keep the current state."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+            self.apply_experiment(data)
+        except (OSError, ValueError, UserError) as err:
+            QtWidgets.QMessageBox.warning(self, "Cannot open experiment", f"{path}:\n{err}")
+            return False
+        self.current_file = path
+        self._add_recent(path)
+        self.setWindowTitle(f"Descent Lab — {path.name}")
+        return True
+
+    def save(self) -> None:
+        """Ctrl+S: save to the current file, or ask for one."""
+        if self.current_file is None:
+            self.save_as_dialog()
+        else:
+            self._save_reporting(self.current_file)
+
+    def _save_reporting(self, path) -> None:
+        try:
+            self.save_to(path)
+            self.statusBar().showMessage(f"Saved {path}", 4000)
+        except OSError as err:
+            QtWidgets.QMessageBox.warning(self, "Cannot save", f"{path}:\n{err.strerror or err}")
+
+    def save_as_dialog(self) -> None:
+        """Ask for a file and save the experiment there."""
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Save experiment", "experiment.json", "Experiment (*.json)"
+        )
+        if path:
+            self._save_reporting(path if path.endswith(".json") else path + ".json")
+
+    def open_dialog(self) -> None:
+        """Ask for an experiment file and open it."""
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Open experiment", "", "Experiment (*.json);;All files (*)"
+        )
+        if path:
+            self.open_path(path)
+
+    def _add_recent(self, path: Path) -> None:
+        recent = [str(path)] + [p for p in self.recent_files() if p != str(path)]
+        self.qsettings.setValue("recent", recent[:MAX_RECENT])
+        self._refresh_recent()
+
+    def recent_files(self) -> list[str]:
+        """Return the recently used experiment files, newest first."""
+        value = self.qsettings.value("recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        files = self.recent_files()
+        for p in files:
+            self.recent_menu.addAction(p, lambda p=p: self.open_path(p))
+        self.recent_menu.setEnabled(bool(files))
+
+    # -- export -------------------------------------------------------------------------------------------
+    def export_all(self, folder: str | Path) -> list[Path]:
+        """Write every chart of the current view (PNG, SVG, CSV) into ``folder``."""
+        view = self.tabs.currentWidget()
+        written = view.charts.export_all(folder)
+        if view is self.compare and self.compare.results:
+            written.append(export_csv(*self.compare.summary_rows(), Path(folder) / "summary.csv"))
+        return written
+
+    def export_all_dialog(self) -> None:
+        """Ctrl+E: choose a folder and export every chart of the current view."""
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Export all charts to folder")
+        if not folder:
+            return
+        try:
+            files = self.export_all(folder)
+            self.statusBar().showMessage(f"Wrote {len(files)} files to {folder}", 6000)
+        except OSError as err:
+            QtWidgets.QMessageBox.warning(self, "Export failed", f"{folder}:\n{err.strerror or err}")
+
+    # -- persistence --------------------------------------------------------------------------------------
+    def _apply_preset_base(self, base: dict) -> None:
+        current = TrainConfig()
+        try:
+            current = self.training.form.config()
+        except UserError:
+            pass
+        merged = {
+            **current.to_dict(),
+            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in base.items()},
+            "scheduler": "none",
+            "scheduler_params": {},
+        }
+        self.training.apply_settings(merged)
+
+    def restore(self) -> None:
+        """Restore window geometry and the last session's settings (ignoring anything unreadable)."""
+        geometry = self.qsettings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1500, 920)
+        last = self.qsettings.value("last_experiment")
+        if last:
+            try:
+                self.apply_experiment(json.loads(last))
+            except (ValueError, UserError, TypeError):
+                pass
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        """Remember layout and settings, then stop the worker threads cleanly."""
+        self.qsettings.setValue("geometry", self.saveGeometry())
+        try:
+            self.qsettings.setValue("last_experiment", json.dumps(self.experiment()))
+        except (TypeError, ValueError):
+            pass
+        self.training.shutdown()
+        self.compare.shutdown()
+        super().closeEvent(event)
