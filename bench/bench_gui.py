@@ -57,7 +57,7 @@ def gui_run(app, cfg: TrainConfig, dataset_setup) -> dict:
     for _ in range(20):
         app.processEvents()
     view.run()
-    while view.worker.snapshot().status not in ("running",):
+    while view.status != "running":
         app.processEvents()
     gaps.clear()
     last[0] = time.perf_counter()
@@ -65,14 +65,14 @@ def gui_run(app, cfg: TrainConfig, dataset_setup) -> dict:
     start = time.perf_counter()
     loop = QtCore.QEventLoop()  # a real event loop sleeps between events, as the app's does
     watch = QtCore.QTimer(interval=50)
-    watch.timeout.connect(lambda: loop.quit() if view.worker.snapshot().status != "running" else None)
+    watch.timeout.connect(lambda: loop.quit() if view.status != "running" else None)
     watch.start()
     loop.exec()
     watch.stop()
     wall = time.perf_counter() - start
     timer.stop()
-    s = view.worker.snapshot()
-    samples = (len(s.history) - 1) * view.worker.trainer.data.x_train.shape[0]
+    s = view.snapshot
+    samples = (s.records - 1) * view.trainer.data.x_train.shape[0]
     view.shutdown()
     view.deleteLater()
     gaps.sort()

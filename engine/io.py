@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import os
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -56,6 +57,33 @@ class Staged:
                         os.replace(src, self.out / name)
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` all-or-nothing and return the Path; raise UserError naming the path.
+
+    The text goes to a temporary file in the same folder, which then replaces ``path`` in one step, so a
+    crash or a full disk never leaves a half-written file. An existing file keeps its permissions.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        mode = path.stat().st_mode & 0o7777 if path.is_file() else None
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for open()
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            if mode is not None:
+                os.chmod(tmp, mode)
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+    except (OSError, ValueError, UnicodeError) as err:
+        raise UserError(f"cannot write {path}: {getattr(err, 'strerror', None) or err}") from None
+    return path
 
 
 def write_json(data, path: str | Path) -> Path:

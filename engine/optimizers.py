@@ -156,6 +156,22 @@ OPTIMIZERS = Registry(
 )
 
 
+# One colour per optimizer, in table order, for the window and every exported picture alike.
+COLOURS = dict(
+    zip(
+        OPTIMIZERS.ids(),
+        ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#00a6a6"]
+        + ["#e377c2", "#bcbd22", "#7f7f7f", "#393b79", "#17becf", "#000000"],
+        strict=True,
+    )
+)
+
+
+def optimizer_colour(optimizer_id: str) -> str:
+    """Return the optimizer's own colour (hex), the same in the window, the PNGs and the legends."""
+    return COLOURS.get(optimizer_id, "#444444")
+
+
 def build_optimizer(
     optimizer_id: str, params: Iterable[torch.Tensor], values: dict | None = None, fused: bool = True
 ) -> torch.optim.Optimizer:

@@ -50,7 +50,7 @@ class Param:
                 return True
             if text in ("0", "false", "no", "off"):
                 return False
-            raise UserError(f"{label} must be true or false, not {value!r}")
+            raise UserError(f"{label} must be true or false, not {value!r}", self.name)
         if self.kind == "choice":
             if value in self.choices:
                 return value
@@ -58,21 +58,21 @@ class Param:
             for choice in self.choices:
                 if str(choice) == text:
                     return choice
-            raise UserError(f"{label} must be one of {self.describe_range()}, not {value!r}")
+            raise UserError(f"{label} must be one of {self.describe_range()}, not {value!r}", self.name)
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise UserError(f"{label} must be a number, not {value!r}") from None
+            raise UserError(f"{label} must be a number, not {value!r}", self.name) from None
         if not math.isfinite(number):
-            raise UserError(f"{label} must be a finite number, not {value!r}")
+            raise UserError(f"{label} must be a finite number, not {value!r}", self.name)
         if self.kind == "int":
             if number != int(number):
-                raise UserError(f"{label} must be a whole number, not {value!r}")
+                raise UserError(f"{label} must be a whole number, not {value!r}", self.name)
             number = int(number)
         too_low = self.low is not None and (number < self.low or (self.low_open and number == self.low))
         too_high = self.high is not None and (number > self.high or (self.high_open and number == self.high))
         if too_low or too_high:
-            raise UserError(f"{label} = {_fmt(number)} is out of range; valid: {self.describe_range()}")
+            raise UserError(f"{label} = {_fmt(number)} is out of range; valid: {self.describe_range()}", self.name)
         return number
 
 
@@ -97,7 +97,7 @@ class Entry:
             if p.name == name:
                 return p
         valid = ", ".join(p.name for p in self.params) or "none"
-        raise UserError(f"{self.id} has no parameter '{name}'; its parameters: {valid}")
+        raise UserError(f"{self.id} has no parameter '{name}'; its parameters: {valid}", name)
 
     def defaults(self) -> dict:
         """Return a fresh dict of every parameter's default value."""
@@ -136,4 +136,6 @@ class Registry:
         try:
             return self._entries[key]
         except KeyError:
-            raise UserError(f"unknown {self.kind} '{key}'; choose from: {', '.join(self._entries)}") from None
+            raise UserError(
+                f"unknown {self.kind} '{key}'; choose from: {', '.join(self._entries)}", self.kind
+            ) from None

@@ -48,6 +48,7 @@ def main() -> None:
     s.steps.setValue(80)
     s.add_start((-0.35, -0.67))
     s.add_start((0.3, 1.3), keep_others=True)
+    pump(1)
     s.timeline.setValue(45)
     shoot("surface.png")
 
@@ -55,15 +56,17 @@ def main() -> None:
     w.training.form.optimizer.form.set_values({"lr": 0.1, "momentum": 0.5})
     w.training.run()
     end = time.time() + 60
-    while w.training._status not in ("finished",) and time.time() < end:
+    while w.training.status != "finished" and time.time() < end:
         pump(0.2)
     shoot("training.png")
 
     w.tabs.setCurrentIndex(2)
     w.compare._preset(1)
+    done = []
+    w.compare.finished.connect(done.append)
     w.compare.start()
     end = time.time() + 120
-    while w.compare._last_status != "finished" and time.time() < end:
+    while not done and time.time() < end:
         pump(0.2)
     shoot("comparison.png")
     w.close()

@@ -171,21 +171,27 @@ def test_compare_schedulers_and_optimizers(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["train", "--dataset", "nope"], "unknown data set"),
-        (["train", "--layers", "3,10,3"], "inputs"),
-        (["train", "--layers", "2,x,3"], "--layers"),
+        (["train", "--dataset", "nope"], "error: --dataset: unknown data set"),
+        (["train", "--layers", "3,10,3"], "error: --layers: the first layer has 3 inputs"),
+        (["train", "--layers", "2,x,3"], "error: --layers: must be whole numbers"),
         (["train", "--optimizer", "adamm"], "unknown optimizer"),
         (["train", "--set", "momentum=abc"], "momentum"),
-        (["train", "--epochs", "0"], "epochs"),
+        (["train", "--epochs", "0"], "error: --epochs: must be 1–100000, not 0"),
         (["train", "--batch-size", "-5"], "batch-size"),
-        (["train", "--device", "tpu"], "device"),
-        (["train", "--dataset", "mnist", "--data-dir", "/nonexistent"], "not found"),
-        (["train", "--init-weights", "/nonexistent.json"], "not found"),
+        (["train", "--device", "tpu"], "error: --device: must be auto, cpu or cuda"),
+        (["train", "--dropout", "2"], "error: --dropout: must be in [0, 0.99]"),
+        (["train", "--test-fraction", "1.5"], "error: --test-fraction: must be in [0, 1)"),
+        (["train", "--points", "1"], "error: --points: the spiral needs"),
+        (
+            ["train", "--dataset", "mnist", "--data-dir", "/nonexistent"],
+            "error: --data-dir: mnist IDX files not found (looked in /nonexistent) (pass --data-dir DIR, or --download",
+        ),
+        (["train", "--init-weights", "/nonexistent.json"], "error: --init-weights: weights file /nonexistent.json not"),
         (["compare"], "--vary"),
-        (["compare", "--vary", "momentum"], "field=value1,value2"),
+        (["compare", "--vary", "momentum"], "error: --vary: 'momentum' must look like field=value1,value2"),
         (["compare", "--vary", "colour=red,blue"], "colour"),
         (["compare", "--vary", "momentum=0,2"], "out of range"),
-        (["compare", "--vary", "lr=0.1", "--seeds", "a"], "--seeds"),
+        (["compare", "--vary", "lr=0.1", "--seeds", "a"], "error: --seeds: must be whole numbers"),
     ],
 )
 def test_bad_input_is_one_line(tmp_path, capsys, args, message):
@@ -205,3 +211,24 @@ def test_bad_input_is_one_line(tmp_path, capsys, args, message):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0] and "Traceback" not in err[0]
     assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize(
+    "field, flag",
+    [
+        ("layers", "--layers"),
+        ("data_dir", "--data-dir"),
+        ("batch_size", "--batch-size"),
+        ("test_fraction", "--test-fraction"),
+        ("optimizer_params.lr", "--lr"),
+        ("optimizer_params.momentum", "--set momentum"),
+        ("scheduler_params.step_size", "--sched-set step_size"),
+    ],
+)
+def test_engine_fields_are_printed_as_flags(field, flag):
+    from engine.errors import UserError
+    from gui.cli import error_line, flag_for
+
+    assert flag_for(field) == flag
+    assert error_line(UserError("is wrong", field)) == f"error: {flag}: is wrong"
+    assert error_line(UserError("plain")) == "error: plain"

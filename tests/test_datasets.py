@@ -92,8 +92,9 @@ def test_corrupt_gzip_is_named(tmp_path):
 def test_not_an_idx_file(tmp_path):
     folder = _fake_set(tmp_path / "magic")
     (folder / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"hello world, not idx"))
-    with pytest.raises(UserError, match="not an IDX file"):
+    with pytest.raises(UserError, match="not an IDX file") as info:
         load_dataset("mnist", data_dir=str(folder))
+    assert info.value.field == "data_dir" and not isinstance(info.value, idx.FilesNotFound)
 
 
 def test_mismatched_counts_are_named(tmp_path):
@@ -103,8 +104,27 @@ def test_mismatched_counts_are_named(tmp_path):
 
 
 def test_missing_files_say_where_they_looked(tmp_path):
-    with pytest.raises(UserError, match="not found"):
+    with pytest.raises(idx.FilesNotFound, match="not found") as info:
         load_dataset("mnist", data_dir=str(tmp_path))
+    assert info.value.field == "data_dir" and str(tmp_path) in info.value.message
+    assert "--" not in info.value.message  # the front end words the remedy (a flag, a folder picker)
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"name": "nope"}, "dataset"),
+        ({"name": "spiral", "classes": 11}, "classes"),
+        ({"name": "spiral", "points": 1}, "points"),
+        ({"name": "spiral", "noise": -1}, "noise"),
+        ({"name": "iris", "test_fraction": 1.5}, "test_fraction"),
+        ({"name": "iris", "test_fraction": 0.001}, "test_fraction"),
+    ],
+)
+def test_bad_requests_name_their_field_not_a_flag(kwargs, field):
+    with pytest.raises(UserError) as info:
+        load_dataset(kwargs.pop("name"), **kwargs)
+    assert info.value.field == field and "--" not in info.value.message
 
 
 def test_environment_variable_and_full_official_split(tmp_path, monkeypatch):
@@ -145,8 +165,12 @@ def test_csv_dataset(tmp_path):
     r = tmp_path / "r.csv"
     r.write_text("x,y\n" + "\n".join(f"{i},{i * 0.5 + 0.25}" for i in range(20)))
     assert load_dataset(f"csv:{r}", target="y").n_classes is None
-    with pytest.raises(UserError, match="not a column"):
+    with pytest.raises(UserError, match="not a column") as info:
         load_dataset(f"csv:{f}", target="nope")
+    assert info.value.field == "target" and "--" not in info.value.message
+    with pytest.raises(UserError, match="needs a target column") as info:
+        load_dataset(f"csv:{f}")
+    assert info.value.field == "target"
     bad = tmp_path / "bad.csv"
     bad.write_text("a,label\n1,0\nx,1\n2,0\n")
     with pytest.raises(UserError, match="line 3"):

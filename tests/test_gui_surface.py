@@ -55,9 +55,11 @@ def test_typed_formula_error_is_inline_and_keeps_the_drawing(view, qtbot):
 
 
 def test_click_sets_start_and_shift_adds_one(view, qtbot):
-    view.add_start((0.3, 1.3))
+    with qtbot.waitSignal(view.recomputed, timeout=5000):
+        view.add_start((0.3, 1.3))
     assert view.starts == [(0.3, 1.3)]
-    view.add_start((-0.4, -0.5), keep_others=True)
+    with qtbot.waitSignal(view.recomputed, timeout=5000):
+        view.add_start((-0.4, -0.5), keep_others=True)
     assert len(view.starts) == 2 and len(view.paths) == 2 * len(view.checked_optimizers())
     # a real mouse click on the map
     vb = view.map_plot.vb
@@ -107,11 +109,29 @@ def test_export_png_svg_csv(view, tmp_path):
     assert {f.name for f in files} >= {"surface.png", "surface.svg", "surface.csv", "loss_per_step.csv"}
 
 
-def test_settings_round_trip(view, qtbot):
-    view.add_start((0.5, 0.5))
+def test_view_and_model_stay_bound(view, qtbot):
+    """Edits land in the experiment model; a model set from outside (a file) lands in the controls."""
+    with qtbot.waitSignal(view.recomputed, timeout=5000):
+        view.add_start((0.5, 0.5))
     s = view.settings()
+    assert s is view.experiment.surface and s.starts == [(0.5, 0.5)]
     other = SurfaceView()
     qtbot.addWidget(other)
-    other.apply_settings(s)
-    qtbot.waitUntil(lambda: bool(other.paths) and other.starts == [(0.5, 0.5)], timeout=5000)
+    with qtbot.waitSignal(other.recomputed, timeout=5000):
+        other.experiment.surface = s
+    assert other.starts == [(0.5, 0.5)] and other.checked_optimizers() == s.optimizers
     assert other.settings() == s
+    assert [p.points.tolist() for p in other.paths] == [p.points.tolist() for p in view.paths]
+
+
+def test_paths_are_computed_off_the_gui_thread(view, qtbot):
+    """The paths job runs in a worker thread: the event loop keeps turning while 5000 steps compute."""
+    ticks = []
+    timer = QtCore.QTimer(interval=5)
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start()
+    with qtbot.waitSignal(view.recomputed, timeout=20000):
+        view.steps.setValue(5000)
+    timer.stop()
+    assert len(view.paths[0].losses) == 5001
+    assert len(ticks) >= 3

@@ -1,8 +1,9 @@
 import time
 
 import pytest
-from PySide6 import QtGui
+from PySide6 import QtCore, QtGui
 
+from engine.experiment import Experiment
 from gui.views.training_view import TrainingView
 
 
@@ -23,49 +24,90 @@ def small(view, points=60, epochs=3):
 
 
 def wait_status(qtbot, view, *statuses, timeout=30000):
-    qtbot.waitUntil(lambda: view.worker.snapshot().status in statuses and view._status in statuses, timeout=timeout)
+    qtbot.waitUntil(lambda: view.status in statuses and view._job is None, timeout=timeout)
+
+
+def drawn_epochs(view):
+    xs = view.twin.curves["train loss"].getData()[0]
+    return [] if xs is None else [int(x) for x in xs]
 
 
 def test_run_trains_in_the_background_and_draws(view, qtbot):
     small(view)
-    qtbot.mouseClick(view.run_button, __import__("PySide6.QtCore", fromlist=["Qt"]).Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(view.run_button, QtCore.Qt.MouseButton.LeftButton)
     wait_status(qtbot, view, "finished")
-    s = view.worker.snapshot()
-    assert [h.epoch for h in s.history] == [0, 1, 2, 3]
+    assert [h.epoch for h in view.snapshot.history] == [0, 1, 2, 3]
     xs, ys = view.twin.curves["train loss"].getData()
     assert len(xs) == 4 and ys[-1] < ys[0]
     assert view.side.currentWidget() is view.decision_canvas
     assert view.decision.image.image is not None and view.decision.image.image.shape[:2] == (150, 150)
-    assert "finished" in view.status.text() and "epoch 3/3" in view.status.text()
+    assert "finished" in view.status_label.text() and "epoch 3/3" in view.status_label.text()
     assert not view.run_button.isEnabled() and view.reset_button.isEnabled()
+    # the run is in the experiment's results (what a save keeps)
+    assert [r["epoch"] for r in view.experiment.results.training.history] == [0, 1, 2, 3]
 
 
 def test_step_one_epoch_then_continue(view, qtbot):
     small(view, epochs=4)
     view.step_epoch()
-    qtbot.waitUntil(lambda: len(view.worker.snapshot().history) == 2 and view._status == "paused", timeout=20000)
+    qtbot.waitUntil(lambda: drawn_epochs(view) == [0, 1] and view.status == "paused", timeout=20000)
     view.step_epoch()
-    qtbot.waitUntil(lambda: len(view.worker.snapshot().history) == 3 and view._status == "paused", timeout=20000)
+    qtbot.waitUntil(lambda: drawn_epochs(view) == [0, 1, 2] and view.status == "paused", timeout=20000)
     view.run()
     wait_status(qtbot, view, "finished")
-    assert len(view.worker.snapshot().history) == 5
+    assert drawn_epochs(view) == [0, 1, 2, 3, 4]
 
 
 def test_pause_resume_and_stop_take_effect_within_a_batch(view, qtbot):
     view.form.points.setValue(3000)
     view.form.epochs.setValue(500)
     view.run()
-    qtbot.waitUntil(lambda: view.worker.snapshot().batch > 0, timeout=20000)
+    qtbot.waitUntil(lambda: view.snapshot is not None and view.snapshot.batch > 0, timeout=20000)
     start = time.perf_counter()
     view.pause()
     wait_status(qtbot, view, "paused", timeout=5000)
     assert time.perf_counter() - start < 2.0
-    epochs = len(view.worker.snapshot().history)
+    epochs = view.snapshot.records
     view.run()
-    qtbot.waitUntil(lambda: len(view.worker.snapshot().history) > epochs, timeout=20000)
+    qtbot.waitUntil(lambda: view.snapshot.records > epochs, timeout=20000)
     view.stop()
     wait_status(qtbot, view, "stopped", timeout=5000)
     assert view.run_button.isEnabled()  # a new run can start (from the form)
+
+
+def test_rapid_run_stop_is_honoured_every_time(view, qtbot):
+    """100 Run→Stop pairs as fast as a user can click: every Stop ends its run, none keeps training."""
+    view.form.points.setValue(3000)
+    view.form.epochs.setValue(1000)
+    for i in range(100):
+        view.run()
+        view.stop()
+        if i % 10 == 0:
+            qtbot.wait(1)  # let some stops land while the data load, some while training
+    wait_status(qtbot, view, "stopped", timeout=10000)
+    assert view.trainer is None and not view.runner.running("training")
+    drawn = view.snapshot.records if view.snapshot else 0
+    qtbot.wait(300)
+    assert (view.snapshot.records if view.snapshot else 0) == drawn and view.status == "stopped"
+
+
+def test_stop_during_data_loading_is_not_lost(view, qtbot, monkeypatch):
+    import engine.training.config as config
+
+    slow = config.TrainConfig.load_data
+
+    def load_slowly(self, *a, **k):
+        time.sleep(0.5)
+        return slow(self, *a, **k)
+
+    monkeypatch.setattr(config.TrainConfig, "load_data", load_slowly)
+    small(view, epochs=50)
+    view.run()
+    qtbot.waitUntil(lambda: view.status == "loading", timeout=3000)
+    view.stop()
+    wait_status(qtbot, view, "stopped", timeout=5000)
+    assert view.trainer is None
+    assert view.experiment.results.training is None  # nothing was trained
 
 
 def test_image_set_shows_confusion_matrix_and_samples(view, qtbot):
@@ -81,17 +123,20 @@ def test_image_set_shows_confusion_matrix_and_samples(view, qtbot):
     assert "test accuracy" in [view.twin.legend.items[i][1].text for i in range(len(view.twin.legend.items))]
 
 
-def test_bad_input_is_a_message_not_a_crash(view, qtbot, tmp_path):
+def test_bad_input_names_the_field_in_the_windows_words(view, qtbot, tmp_path):
     view.form.layers.setText("2,x,3")
-    assert view.error.isVisible() and "--layers" in view.error.text()
+    assert view.error.isVisible() and view.error.text().startswith("Layers:")
+    assert "--" not in view.error.text()
+    assert "d00000" in view.form.layers.styleSheet()  # the control is outlined
     assert not view.run_button.isEnabled()
+    view.form.layers.setText("2,50,3")
+    assert not view.error.isVisible() and view.form.layers.styleSheet() == ""
     view.form.dataset.setCurrentIndex(view.form.dataset.findData("mnist"))
     view.form.folder.setText(str(tmp_path))
-    assert not view.error.isVisible()
     view.run()
-    qtbot.waitUntil(lambda: view.worker.snapshot().status == "error", timeout=10000)
-    qtbot.waitUntil(lambda: view.error.isVisible(), timeout=3000)
-    assert "not found" in view.error.text()
+    wait_status(qtbot, view, "error", timeout=10000)
+    assert view.error.isVisible() and "not found" in view.error.text()
+    assert "--data-dir" not in view.error.text() and "--download" not in view.error.text()
 
 
 def test_divergence_is_shown(view, qtbot):
@@ -103,6 +148,11 @@ def test_divergence_is_shown(view, qtbot):
     assert "Diverged" in view.error.text()
 
 
+def test_form_rows_are_labelled(view):
+    labels = {w: view.form._data_form.labelForField(w).text() for w in (view.form.classes, view.form.points)}
+    assert labels == {view.form.classes: "arms", view.form.points: "points per arm"}
+
+
 def test_cuda_choice_is_disabled_without_a_gpu(view):
     import torch
 
@@ -110,15 +160,29 @@ def test_cuda_choice_is_disabled_without_a_gpu(view):
     assert item.isEnabled() == torch.cuda.is_available()
 
 
-def test_closing_during_training_is_clean(qtbot):
+def test_closing_during_training_ends_within_a_second(qtbot):
     v = TrainingView()
     v.form.points.setValue(3000)
     v.form.epochs.setValue(1000)
     v.run()
-    qtbot.waitUntil(lambda: v.worker.snapshot().batch > 0, timeout=20000)
+    qtbot.waitUntil(lambda: v.snapshot is not None and v.snapshot.batch > 0, timeout=20000)
     start = time.perf_counter()
-    v.shutdown()
-    assert time.perf_counter() - start < 3.0 and not v.thread.isRunning()
+    assert v.shutdown(timeout=1.0)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_opened_result_is_drawn_without_training(qtbot):
+    first = TrainingView()
+    qtbot.addWidget(first)
+    small(first)
+    first.run()
+    wait_status(qtbot, first, "finished")
+    exp = Experiment.model_validate(first.experiment.model_dump())
+    again = TrainingView(exp)
+    qtbot.addWidget(again)
+    assert drawn_epochs(again) == [0, 1, 2, 3] and again.status == "finished" and again.trainer is None
+    first.shutdown()
+    again.shutdown()
 
 
 def test_charts_export(view, qtbot, tmp_path):

@@ -14,8 +14,7 @@ def window(qtbot, tmp_path):
     w.show()
     qtbot.waitUntil(lambda: bool(w.surface.paths), timeout=10000)
     yield w
-    w.training.shutdown()
-    w.compare.shutdown()
+    w.runner.shutdown()
 
 
 def test_three_views_and_menus(window):
@@ -41,10 +40,10 @@ def test_keyboard_shortcuts_drive_the_current_view(window, qtbot):
 
 
 def test_comparison_runs_in_background_with_grid_and_table(window, qtbot, tmp_path):
-    form = window.training.form
+    c = window.compare
+    form = c.base_form  # the comparison's own base
     form.points.setValue(60)
     form.epochs.setValue(4)
-    c = window.compare
     c.field1.setCurrentText("momentum")
     c.values1.setText("0,0.5")
     c.field2.setCurrentText("lr")
@@ -57,55 +56,113 @@ def test_comparison_runs_in_background_with_grid_and_table(window, qtbot, tmp_pa
     assert len(c.grid_plots) == 4
     assert len(c.loss_chart.curves) == 4 and len(c.loss_chart.bands) == 4  # mean curve and seed band each
     assert all(r.history[0].train_loss == c.results[0].history[0].train_loss for r in c.results if r.seed == 1)
+    assert len(window.experiment.results.comparison.runs) == 8
     window.tabs.setCurrentWidget(c)
     files = {p.name for p in window.export_all(tmp_path / "cmp")}
     assert {"compare_loss.png", "compare_loss.svg", "compare_loss.csv", "summary.csv"} <= files
 
 
-def test_presets_set_the_base_and_fields(window):
+def test_presets_set_the_comparison_and_never_the_training_tab(window):
     c = window.compare
+    training_before = window.training.form.config()
+    model_before = window.experiment.training.model_dump()
     c._preset(c.preset.findText("Optimizer × learning rate grid (iris)"))
-    assert window.training.form.dataset.currentData() == "iris"
+    assert c.base_form.dataset.currentData() == "iris"
+    assert window.experiment.comparison.base.dataset == "iris"
     assert c.field1.currentText() == "optimizer" and c.field2.currentText() == "lr"
     c._preset(1)
-    assert window.training.form.dataset.currentData() == "spiral" and c.values1.text() == "0,0.1,0.2,0.4,0.5"
+    assert c.base_form.dataset.currentData() == "spiral" and c.values1.text() == "0,0.1,0.2,0.4,0.5"
+    assert window.training.form.config() == training_before  # the Training tab is untouched
+    assert window.experiment.training.model_dump() == model_before
 
 
-def test_bad_comparison_input_is_inline(window):
+def test_copy_base_from_training_is_explicit(window):
+    window.training.form.epochs.setValue(17)
+    assert window.compare.base_form.epochs.value() != 17
+    window.compare.copy_base.click()
+    assert window.compare.base_form.epochs.value() == 17
+    assert window.experiment.comparison.base.epochs == 17
+
+
+def test_bad_comparison_input_names_the_field(window):
     window.compare.values1.setText("0,2")
     window.compare.start()
-    assert window.compare.error.isVisibleTo(window.compare) and "out of range" in window.compare.error.text()
+    assert window.compare.error.isVisibleTo(window.compare)
+    assert "2" in window.compare.error.text() and "--" not in window.compare.error.text()
 
 
-def test_save_and_open_experiment_reproduces_settings(window, qtbot, tmp_path):
+def test_save_and_open_round_trip_keeps_settings_and_results(window, qtbot, tmp_path):
     window.training.form.seed.setValue(7)
+    window.training.form.points.setValue(60)
+    window.training.form.epochs.setValue(3)
     window.training.form.optimizer.set_current("adam", {"lr": 0.003})
-    window.surface.add_start((0.25, -1.0))
+    with qtbot.waitSignal(window.surface.recomputed, timeout=5000):
+        window.surface.add_start((0.25, -1.0))
+    window.training.run()
+    qtbot.waitUntil(lambda: window.training.status == "finished", timeout=30000)
     path = window.save_to(tmp_path / "exp.json")
     saved = json.loads(path.read_text())
+    assert saved["descent_lab_experiment"] == 2
     assert saved["training"]["seed"] == 7 and saved["training"]["optimizer_params"]["lr"] == 0.003
+    assert [h["epoch"] for h in saved["results"]["training"]["history"]] == [0, 1, 2, 3]
     other = MainWindow(QtCore.QSettings(str(tmp_path / "other.ini"), QtCore.QSettings.Format.IniFormat))
     qtbot.addWidget(other)
     assert other.open_path(path)
     qtbot.waitUntil(lambda: other.surface.starts == [(0.25, -1.0)], timeout=5000)
     assert other.training.form.config() == window.training.form.config()
+    # the charts come back from the file, without training
+    xs, ys = other.training.twin.curves["train loss"].getData()
+    assert list(xs) == [0, 1, 2, 3] and other.training.trainer is None
+    assert list(ys) == [h["train_loss"] for h in saved["results"]["training"]["history"]]
     assert other.recent_files()[0] == str(path)
-    other.training.shutdown()
-    other.compare.shutdown()
+    other.close()
 
 
-def test_bad_experiment_file_warns_and_keeps_state(window, tmp_path, monkeypatch):
+def test_version_1_file_still_opens(window, tmp_path):
+    v1 = {
+        "descent_lab_experiment": 1,
+        "surface": {"function": "rosenbrock", "optimizers": ["adam"], "steps": 40, "starts": []},
+        "training": {
+            "dataset": "iris",
+            "layers": [4, 16, 3],
+            "epochs": 12,
+            "optimizer": "sgd",
+            "optimizer_params": {"lr": 0.05},
+        },
+        "comparison": {
+            "field1": "lr",
+            "values1": "0.1,0.01",
+            "field2": "(none)",
+            "values2": "",
+            "seeds": "1,2",
+            "target": 0.8,
+        },
+        "tab": 1,
+    }
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(v1))
+    assert window.open_path(path)
+    assert window.training.form.dataset.currentData() == "iris" and window.training.form.epochs.value() == 12
+    assert window.compare.values1.text() == "0.1,0.01" and window.compare.seeds.text() == "1,2"
+    assert window.compare.base_form.dataset.currentData() == "iris"
+    assert window.tabs.currentIndex() == 1
+
+
+def test_bad_experiment_file_warns_naming_the_field_and_keeps_state(window, tmp_path, monkeypatch):
     warnings = []
     monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda *a: warnings.append(a[2]))
-    before = window.experiment()
+    before = window.experiment_dict()
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     assert not window.open_path(bad)
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"hello": 1}))
     assert not window.open_path(other)
-    assert len(warnings) == 2 and "not a Descent Lab experiment" in warnings[1]
-    assert window.experiment() == before
+    field = tmp_path / "field.json"
+    field.write_text(json.dumps({"descent_lab_experiment": 2, "training": {"batch_size": 1e12}}))
+    assert not window.open_path(field)
+    assert len(warnings) == 3 and "training.batch_size" in warnings[2] and "1e12" in warnings[2].replace("+", "")
+    assert window.experiment_dict() == before
 
 
 def test_settings_and_layout_are_remembered(qtbot, tmp_path):
@@ -118,4 +175,49 @@ def test_settings_and_layout_are_remembered(qtbot, tmp_path):
     again = MainWindow(QtCore.QSettings(ini, QtCore.QSettings.Format.IniFormat))
     qtbot.addWidget(again)
     assert again.training.form.epochs.value() == 42 and again.tabs.currentIndex() == 2
+    assert again.notice == ""
     again.close()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x00\xff\xfe garbage [General\nlast_experiment=@ByteArray(\x01\x02)\ngeometry=@Rect(",
+        b'[General]\nlast_experiment="{\\"descent_lab_experiment\\": 2, \\"training\\": {\\"epochs\\": 0}}"\n',
+        b"[General]\nlast_experiment=not json at all\ngeometry=12\nrecent=@Variant(\\0\\0\\0\\x7f)\n",
+    ],
+)
+def test_corrupt_settings_give_defaults_and_a_notice(qtbot, tmp_path, content):
+    ini = tmp_path / "corrupt.ini"
+    ini.write_bytes(content)
+    w = MainWindow(QtCore.QSettings(str(ini), QtCore.QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    assert w.training.form.epochs.value() == 100  # defaults
+    if b"last_experiment" in content and b"epochs" in content or b"not json" in content:
+        assert "Could not restore" in w.notice
+    w.close()
+
+
+def test_start_up_process_survives_a_corrupt_settings_file(tmp_path):
+    """The real start-up path (main.py), with a damaged settings file: the window opens, no abort."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    home = tmp_path / "home"
+    conf = home / ".config" / "Descent Lab"
+    conf.mkdir(parents=True)
+    (conf / "Descent Lab.conf").write_bytes(b'[General]\nlast_experiment="{\\"descent_lab_experiment\\":9}"\n\x00\x01')
+    code = (
+        "import sys; from PySide6 import QtCore, QtWidgets; sys.argv=['x'];"
+        "app = QtWidgets.QApplication(sys.argv);"
+        "QtCore.QTimer.singleShot(1500, app.quit);"
+        "from gui.app import run_app; sys.exit(run_app())"
+    )
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    assert b"Traceback" not in proc.stderr

@@ -11,7 +11,7 @@ from engine.optimizers import OPTIMIZERS, build_optimizer
 from engine.schedulers import SCHEDULERS, LRDriver
 from engine.training.config import LOSSES, TrainConfig
 from engine.training.fused import FusedMLP
-from engine.training.model import ACTIVATIONS, INITS, MLP, initialise
+from engine.training.model import ACTIVATIONS, INITS, MLP, initialise, parse_layers
 from engine.training.trainer import RunGroup, Trainer
 
 SPIRAL = load_dataset("spiral")
@@ -288,6 +288,30 @@ def test_bad_configurations_are_refused():
         Trainer(replace(SMALL, activation="swish"), SMALL_DATA)
     with pytest.raises(UserError, match="momentum"):
         Trainer(SMALL.with_field("momentum", 1.5), SMALL_DATA)
+
+
+@pytest.mark.parametrize(
+    "make, field",
+    [
+        (lambda: Trainer(replace(SMALL, layers=(3, 10, 3)), SMALL_DATA), "layers"),
+        (lambda: Trainer(replace(SMALL, layers=(2, 10, 4)), SMALL_DATA), "layers"),
+        (lambda: Trainer(replace(SMALL, layers=(2, 10, 1)), SMALL_DATA), "layers"),
+        (lambda: Trainer(replace(SMALL, dropout=2.0), SMALL_DATA), "dropout"),
+        (lambda: Trainer(replace(SMALL, epochs=0), SMALL_DATA), "epochs"),
+        (lambda: Trainer(replace(SMALL, batch_size=-1), SMALL_DATA), "batch_size"),
+        (lambda: Trainer(replace(SMALL, device="tpu"), SMALL_DATA), "device"),
+        (lambda: Trainer(replace(SMALL, loss="hinge"), SMALL_DATA), "loss"),
+        (lambda: Trainer(replace(SMALL, init="ones"), SMALL_DATA), "init"),
+        (lambda: parse_layers("2,x,3"), "layers"),
+        (lambda: parse_layers("2"), "layers"),
+        (lambda: SMALL.with_field("epochs", "many"), "epochs"),
+        (lambda: Trainer(SMALL, SMALL_DATA, init_weights={"layers": []}), "init_weights"),
+    ],
+)
+def test_errors_name_their_field_and_no_flag(make, field):
+    with pytest.raises(UserError) as info:
+        make()
+    assert info.value.field == field and "--" not in info.value.message
 
 
 def test_cuda_requested_but_absent_is_a_clear_message():

@@ -81,10 +81,10 @@ def spiral_arrays(
 def split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Return (train_index, test_index): a seeded permutation cut at ``test_fraction``."""
     if not 0 <= test_fraction < 1:
-        raise UserError(f"--test-fraction must be in [0, 1), not {test_fraction}")
+        raise UserError(f"must be in [0, 1), not {test_fraction}", "test_fraction")
     n_test = int(round(n * test_fraction))
     if test_fraction > 0 and (n_test == 0 or n_test == n):
-        raise UserError(f"--test-fraction {test_fraction} leaves an empty split of {n} samples")
+        raise UserError(f"{test_fraction} leaves an empty split of {n} samples", "test_fraction")
     order = np.random.RandomState(seed).permutation(n)
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 
@@ -125,14 +125,19 @@ def load_dataset(
     standardize: bool | None = None,
     download: bool = False,
 ) -> Dataset:
-    """Return the data set ``name`` split deterministically by ``seed``; raise UserError for bad requests."""
+    """Return the data set ``name`` split deterministically by ``seed``; raise UserError naming the field at fault."""
     key = "csv" if name.startswith("csv:") else name
     if key not in DEFAULT_TEST_FRACTION:
-        raise UserError(f"unknown data set '{name}'; choose from {', '.join(DATASETS)}")
+        raise UserError(f"unknown data set '{name}'; choose from {', '.join(DATASETS)}", "dataset")
     frac = DEFAULT_TEST_FRACTION[key] if test_fraction is None else float(test_fraction)
     if key == "spiral":
-        if not (2 <= classes <= 10 and 2 <= points <= 100_000 and 0 <= noise <= 10):
-            raise UserError("spiral needs 2–10 classes, 2–100000 points per class and noise in [0, 10]")
+        for value, ok, field, rule in (
+            (classes, 2 <= classes <= 10, "classes", "2–10 classes"),
+            (points, 2 <= points <= 100_000, "points", "2–100000 points per class"),
+            (noise, 0 <= noise <= 10, "noise", "noise in [0, 10]"),
+        ):
+            if not ok:
+                raise UserError(f"the spiral needs {rule}, not {value}", field)
         x, y = spiral_arrays(classes, points, noise, seed)
         return _make(
             "spiral",
@@ -182,14 +187,16 @@ def _read_idx_folder(name: str, files: tuple[tuple[str, str], ...]) -> dict[str,
             if imgs.ndim != 3 or labels.ndim != 1:
                 raise UserError(
                     f"{Path(img_name).name} must hold images (3 dimensions) and "
-                    f"{Path(lab_name).name} labels (1 dimension)"
+                    f"{Path(lab_name).name} labels (1 dimension)",
+                    "data_dir",
                 )
             if len(imgs) != len(labels):
                 raise UserError(
-                    f"{Path(img_name).name} has {len(imgs)} images but {Path(lab_name).name} has {len(labels)} labels"
+                    f"{Path(img_name).name} has {len(imgs)} images but {Path(lab_name).name} has {len(labels)} labels",
+                    "data_dir",
                 )
             if labels.size and (labels.min() < 0 or labels.max() > 9):
-                raise UserError(f"{Path(lab_name).name} has labels outside 0–9")
+                raise UserError(f"{Path(lab_name).name} has labels outside 0–9", "data_dir")
     return arrays
 
 
@@ -199,7 +206,7 @@ def load_idx_set(
     """Return MNIST or Fashion-MNIST: the official split, or the t10k files split by ``test_fraction``."""
     try:
         found, folder = idx.locate(name, data_dir)
-    except UserError:
+    except idx.FilesNotFound:
         if not download:
             raise
         idx.download(name, None if not data_dir else Path(data_dir))
@@ -219,9 +226,9 @@ def load_idx_set(
         x_tr, y_tr, x_te, y_te = x_all[tr], y_all[tr], x_all[te], y_all[te]
         note = (
             f"only the t10k files were found in {folder}: {len(x_all)} images split "
-            f"{len(tr)}/{len(te)} by --test-fraction {frac:g}"
+            f"{len(tr)}/{len(te)} by test fraction {frac:g}"
             if not has_train
-            else f"t10k files split by --test-fraction {frac:g}, from {folder}"
+            else f"t10k files split by test fraction {frac:g}, from {folder}"
         )
     shape = x_tr.shape[1:]
 
@@ -245,34 +252,38 @@ def load_csv(path: str, target: str | None, frac: float, seed: int, standardize:
     """Return a data set from a CSV with a header; ``target`` names the label/target column."""
     file = Path(path)
     if not file.is_file():
-        raise UserError(f"CSV file {path} not found")
+        raise UserError(f"CSV file {path} not found", "dataset")
     try:
         with open(file, newline="") as fh:
             rows = list(csv.reader(fh))
     except (OSError, UnicodeDecodeError) as err:
-        raise UserError(f"cannot read {file.name}: {err}") from None
+        raise UserError(f"cannot read {file.name}: {err}", "dataset") from None
     if len(rows) < 3:
-        raise UserError(f"{file.name} needs a header row and at least two data rows")
+        raise UserError(f"{file.name} needs a header row and at least two data rows", "dataset")
     header = [h.strip() for h in rows[0]]
     if not target:
-        raise UserError(f"--target is required for a CSV data set; columns: {', '.join(header)}")
+        raise UserError(f"a CSV data set needs a target column; columns: {', '.join(header)}", "target")
     if target not in header:
-        raise UserError(f"--target '{target}' is not a column of {file.name}; columns: {', '.join(header)}")
+        raise UserError(f"'{target}' is not a column of {file.name}; columns: {', '.join(header)}", "target")
     t = header.index(target)
     data = []
     for line_no, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
-            raise UserError(f"{file.name} line {line_no} has {len(row)} fields, the header has {len(header)}")
+            raise UserError(
+                f"{file.name} line {line_no} has {len(row)} fields, the header has {len(header)}", "dataset"
+            )
         try:
             data.append([float(cell) for cell in row])
         except ValueError:
             bad = next(c for c in row if not _is_number(c))
-            raise UserError(f"{file.name} line {line_no}: {bad!r} is not a number (features must be numeric)") from None
+            raise UserError(
+                f"{file.name} line {line_no}: {bad!r} is not a number (features must be numeric)", "dataset"
+            ) from None
     arr = np.array(data, dtype=np.float64)
     if not np.isfinite(arr).all():
-        raise UserError(f"{file.name} contains NaN or infinite values")
+        raise UserError(f"{file.name} contains NaN or infinite values", "dataset")
     y = arr[:, t]
     x = np.delete(arr, t, axis=1)
     integer = np.all(y == np.round(y)) and y.min() >= 0 and len(np.unique(y)) <= 50

@@ -39,6 +39,12 @@ SOURCES = {
         },
     ),
 }
+
+
+class FilesNotFound(UserError):
+    """No folder searched holds the data set's files: point to a folder that does, or download them."""
+
+
 SYSTEM_DIRS = {"fashion-mnist": [Path("/usr/share/datasets/fashion-mnist")]}
 _DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -51,21 +57,23 @@ def read_idx(path: str | Path) -> np.ndarray:
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as err:
-        raise UserError(f"{path.name} cannot be read: {err} (corrupt or truncated gzip?)") from None
+        raise UserError(f"{path.name} cannot be read: {err} (corrupt or truncated gzip?)", "data_dir") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES:
-        raise UserError(f"{path.name} is not an IDX file (bad magic number)")
+        raise UserError(f"{path.name} is not an IDX file (bad magic number)", "data_dir")
     ndim = raw[3]
     header = 4 + 4 * ndim
     if ndim == 0 or len(raw) < header:
-        raise UserError(f"{path.name} is truncated inside its header")
+        raise UserError(f"{path.name} is truncated inside its header", "data_dir")
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_DTYPES[raw[2]])
     expected = int(np.prod(shape)) * dtype.itemsize
     found = len(raw) - header
     if found < expected:
-        raise UserError(f"{path.name} is truncated: its header promises {expected} bytes of data, found {found}")
+        raise UserError(
+            f"{path.name} is truncated: its header promises {expected} bytes of data, found {found}", "data_dir"
+        )
     if found > expected:
-        raise UserError(f"{path.name} has {found - expected} unexpected bytes after its data")
+        raise UserError(f"{path.name} has {found - expected} unexpected bytes after its data", "data_dir")
     # frombuffer on bytes is read-only; a bytearray copy gives a writable array
     return np.frombuffer(bytearray(raw[header:]), dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
@@ -99,7 +107,7 @@ def _find(folder: Path, stem: str) -> Path | None:
 def locate(name: str, data_dir: str | Path | None = None) -> tuple[dict[str, Path], Path]:
     """Return ({role: file}, folder) for the first folder holding at least the two t10k files.
 
-    Raises UserError listing where it looked when no folder has them.
+    Raises FilesNotFound (field ``data_dir``) listing where it looked when no folder has them.
     """
     searched = candidate_dirs(name, data_dir)
     for folder in searched:
@@ -107,10 +115,7 @@ def locate(name: str, data_dir: str | Path | None = None) -> tuple[dict[str, Pat
         if found["test_images"] and found["test_labels"]:
             return {k: v for k, v in found.items() if v is not None}, folder
     where = ", ".join(str(p) for p in searched)
-    raise UserError(
-        f"{name} files not found (looked in {where}); pass --data-dir with the IDX files"
-        f"{'' if data_dir else ', or --download'}"
-    )
+    raise FilesNotFound(f"{name} IDX files not found (looked in {where})", "data_dir")
 
 
 def download(name: str, folder: Path | None = None, opener=urllib.request.urlopen) -> Path:
@@ -126,10 +131,12 @@ def download(name: str, folder: Path | None = None, opener=urllib.request.urlope
             with opener(base + filename, timeout=60) as response:
                 data = response.read()
         except OSError as err:
-            raise UserError(f"download of {filename} failed: {err}") from None
+            raise UserError(f"download of {filename} failed: {err}", "data_dir") from None
         digest = hashlib.md5(data).hexdigest()
         if digest != md5:
-            raise UserError(f"download of {filename} has checksum {digest}, expected {md5}; nothing was kept")
+            raise UserError(
+                f"download of {filename} has checksum {digest}, expected {md5}; nothing was kept", "data_dir"
+            )
         tmp = target.with_suffix(".part")
         tmp.write_bytes(data)
         os.replace(tmp, target)

@@ -9,11 +9,13 @@ import numpy as np
 import torch
 
 from engine.errors import UserError
+from engine.jobs import Job, Token, run_job
 from engine.optimizers import OPTIMIZERS, build_optimizer, resolve_optimizer
 from engine.schedulers import LRDriver, resolve_scheduler
 from engine.surface.functions import Surface
 
 MAX_STEPS = 100_000
+PROGRESS_EVERY = 50  # steps between progress reports (and stop checks) of a paths job
 DIVERGE_MARGIN = 10.0  # a path is diverged once it is this many domain widths outside the domain
 
 
@@ -68,6 +70,14 @@ def parse_point(text: str, dims: int) -> tuple[float, ...]:
     return values
 
 
+@dataclass(frozen=True)
+class PathsProgress:
+    """How far a paths job has come: optimizer steps done of ``steps``."""
+
+    step: int
+    steps: int
+
+
 def compute_paths(
     surface: Surface,
     specs: list[PathSpec],
@@ -76,7 +86,23 @@ def compute_paths(
     scheduler: str = "none",
     scheduler_params: dict | None = None,
 ) -> list[Path]:
-    """Return one Path per (spec, start), in spec-major order, after ``steps`` optimizer steps.
+    """Return one Path per (spec, start), in spec-major order, after ``steps`` optimizer steps (paths_job, run here)."""
+    return run_job(paths_job(surface, specs, starts, steps, scheduler, scheduler_params))
+
+
+def paths_job(
+    surface: Surface,
+    specs: list[PathSpec],
+    starts: list[tuple[float, ...]],
+    steps: int,
+    scheduler: str = "none",
+    scheduler_params: dict | None = None,
+    token: Token | None = None,
+) -> Job[list[Path] | None]:
+    """Compute the paths as a job: yields PathsProgress every PROGRESS_EVERY steps; returns the Paths.
+
+    Returns None when ``token`` is stopped (checked with each progress report). Validation errors are
+    raised before the first yield.
 
     All positions are evaluated together in one autograd call per step; each optimizer configuration
     is one torch.optim instance over a (starts, dims) tensor, which is exact for these element-wise
@@ -84,15 +110,15 @@ def compute_paths(
     its ``diverged_at`` set; it never raises.
     """
     if not specs:
-        raise UserError("choose at least one optimizer")
+        raise UserError("choose at least one optimizer", "optimizers")
     if not starts:
-        raise UserError("give at least one start point")
+        raise UserError("give at least one start point", "starts")
     if not 1 <= int(steps) <= MAX_STEPS:
-        raise UserError(f"steps must be between 1 and {MAX_STEPS}, not {steps}")
+        raise UserError(f"{steps} is not a whole number in 1..{MAX_STEPS}", "steps")
     steps = int(steps)
     for s in starts:
         if len(s) != surface.dims:
-            raise UserError(f"start {s} has {len(s)} coordinate(s); {surface.id} is {surface.dims}-D")
+            raise UserError(f"start {s} has {len(s)} coordinate(s); {surface.id} is {surface.dims}-D", "starts")
     sched_values = resolve_scheduler(scheduler, scheduler_params)
     resolved = [resolve_optimizer(spec.optimizer, spec.params) for spec in specs]
 
@@ -121,8 +147,12 @@ def compute_paths(
     margin = DIVERGE_MARGIN * (hi - lo)
     diverged = torch.full((n_runs,), -1, dtype=torch.long)
 
-    with np.errstate(all="ignore"):
-        for t in range(steps + 1):
+    for t in range(steps + 1):
+        if t % PROGRESS_EVERY == 0 and t:
+            yield PathsProgress(t, steps)
+            if token is not None and token.checkpoint():
+                return None
+        with np.errstate(all="ignore"):
             x = positions.clone().requires_grad_(True)
             current = x.detach()
             value = surface.value(x)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
-import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Callable
@@ -17,8 +16,11 @@ from typing import Callable
 import numpy as np
 
 from engine.errors import UserError
+from engine.jobs import run_job
+from engine.training.checks import GROUP_FIELDS
 from engine.training.config import TrainConfig
-from engine.training.trainer import GROUP_FIELDS, HISTORY_COLUMNS, EpochRecord, RunGroup
+from engine.training.records import HISTORY_COLUMNS, EpochRecord
+from engine.training.trainer import CallbackToken
 
 MAX_RUNS = 400
 
@@ -55,7 +57,7 @@ class Comparison:
         out = []
         combos = list(itertools.product(*[values for _, values in self.vary])) if self.vary else [()]
         if len(combos) * len(seeds) > MAX_RUNS:
-            raise UserError(f"{len(combos) * len(seeds)} runs requested; at most {MAX_RUNS}")
+            raise UserError(f"{len(combos) * len(seeds)} runs requested; at most {MAX_RUNS}", "vary")
         for combo in combos:
             label = {name: value for (name, _), value in zip(self.vary, combo)}
             for seed in seeds:
@@ -71,9 +73,9 @@ def parse_vary(text: str) -> tuple[str, list[str]]:
     name, sep, values = text.partition("=")
     items = [v.strip() for v in values.split(",") if v.strip()]
     if not sep or not name.strip() or not items:
-        raise UserError(f"--vary {text!r} must look like field=value1,value2 (e.g. momentum=0,0.1,0.5)")
+        raise UserError(f"{text!r} must look like field=value1,value2 (e.g. momentum=0,0.1,0.5)", "vary")
     if len(set(items)) != len(items):
-        raise UserError(f"--vary {text!r} repeats a value")
+        raise UserError(f"{text!r} repeats a value", "vary")
     return name.strip(), items
 
 
@@ -82,10 +84,18 @@ def parse_seeds(text: str) -> list[int]:
     try:
         seeds = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
-        raise UserError(f"--seeds must be whole numbers separated by commas, not {text!r}") from None
+        raise UserError(f"must be whole numbers separated by commas, not {text!r}", "seeds") from None
     if not seeds or len(set(seeds)) != len(seeds):
-        raise UserError(f"--seeds needs distinct whole numbers, got {text!r}")
+        raise UserError(f"need distinct whole numbers, got {text!r}", "seeds")
     return seeds
+
+
+def plan_groups(planned: list[tuple[dict, int, TrainConfig]]) -> list[list[int]]:
+    """Return the run indices of each RunGroup, in order: runs that share data, seed and architecture."""
+    groups: dict[tuple, list[int]] = {}
+    for i, (_, _, cfg) in enumerate(planned):
+        groups.setdefault(tuple(_hashable(getattr(cfg, f)) for f in GROUP_FIELDS), []).append(i)
+    return list(groups.values())
 
 
 def run_comparison(
@@ -96,72 +106,27 @@ def run_comparison(
     data_cache: dict | None = None,
     on_partial: Callable[[list[tuple[int, RunResult]]], None] | None = None,
 ) -> list[RunResult]:
-    """Train every run and return the results in run order.
+    """Train every run and return the results in run order (a callback front end to jobs.comparison_job).
 
     Compatible runs (same data, seed and architecture) train together in one RunGroup. ``on_progress``
     gets (epochs done, epochs in total) summed over runs; ``on_result`` each run as its group ends;
-    ``on_partial`` after every epoch, the (run index, result so far) of the runs still training.
+    ``on_partial`` after every epoch, the (run index, result so far) of the runs still training;
+    ``should_stop()`` is asked before every batch.
     """
-    planned = comparison.runs()
-    cache = data_cache if data_cache is not None else {}
-    groups: dict[tuple, list[int]] = {}
-    for i, (_, _, cfg) in enumerate(planned):
-        groups.setdefault(tuple(_hashable(getattr(cfg, f)) for f in GROUP_FIELDS), []).append(i)
-    total = sum(cfg.epochs for _, _, cfg in planned)
-    done = 0
-    results: dict[int, RunResult] = {}
-    for members in groups.values():
-        cfgs = [planned[i][2] for i in members]
-        key = cfgs[0].dataset_key()
-        if key not in cache:
-            cache[key] = cfgs[0].load_data()
-        started = time.perf_counter()
-        group = RunGroup(cfgs, cache[key])
-        base_done = done
+    from engine.training.jobs import comparison_steps  # jobs builds on this module
 
-        def progress(_records, group=group, base_done=base_done, members=members, started=started):
-            if on_progress is not None:
-                on_progress(base_done + group.epoch * group.R, total)
-            if on_partial is not None:
-                elapsed = (time.perf_counter() - started) / group.R
-                on_partial(
-                    [
-                        (
-                            i,
-                            RunResult(
-                                planned[i][0],
-                                planned[i][1],
-                                planned[i][2],
-                                list(group.histories[r]),
-                                group.path,
-                                elapsed,
-                                group.diverged_at[r],
-                            ),
-                        )
-                        for r, i in enumerate(members)
-                    ]
-                )
-
-        group.run(should_stop, on_epoch=progress)
-        seconds = (time.perf_counter() - started) / group.R
-        done += cfgs[0].epochs * group.R
-        for r, i in enumerate(members):
-            label, seed, cfg = planned[i]
-            result = RunResult(
-                label,
-                seed,
-                cfg,
-                group.histories[r],
-                group.path + (" (batched)" if group.R > 1 else ""),
-                seconds,
-                group.diverged_at[r],
-            )
-            results[i] = result
-            if on_result is not None:
+    def on_step(step) -> None:
+        """Pass one step of the comparison to the callbacks; returns nothing."""
+        snapshot, items, over = step
+        if on_progress is not None:
+            on_progress(snapshot.done, snapshot.total)
+        if over and on_result is not None:
+            for _, result in items:
                 on_result(result)
-        if should_stop is not None and should_stop():
-            break
-    return [results[i] for i in sorted(results)]
+        elif not over and on_partial is not None:
+            on_partial(items)
+
+    return run_job(comparison_steps(comparison, CallbackToken(should_stop), data_cache), on_step)
 
 
 def _hashable(value):

@@ -45,29 +45,42 @@ class TrainConfig:
     device: str = "auto"
 
     def validated(self) -> "TrainConfig":
-        """Return a copy with names checked and hyperparameters filled in; raise UserError on any problem."""
+        """Return a copy with names checked and hyperparameters filled in; raise UserError naming the field."""
         if self.activation not in ACTIVATIONS:
-            raise UserError(f"unknown activation '{self.activation}'; choose from {', '.join(ACTIVATIONS)}")
+            raise UserError(
+                f"unknown activation '{self.activation}'; choose from {', '.join(ACTIVATIONS)}", "activation"
+            )
         if self.output_activation not in OUTPUT_ACTIVATIONS:
             raise UserError(
-                f"unknown output activation '{self.output_activation}'; choose from {', '.join(OUTPUT_ACTIVATIONS)}"
+                f"unknown output activation '{self.output_activation}'; choose from {', '.join(OUTPUT_ACTIVATIONS)}",
+                "output_activation",
             )
         if self.loss not in LOSSES:
-            raise UserError(f"unknown loss '{self.loss}'; choose from {', '.join(LOSSES)}")
+            raise UserError(f"unknown loss '{self.loss}'; choose from {', '.join(LOSSES)}", "loss")
         if self.init not in INITS:
-            raise UserError(f"unknown initialisation '{self.init}'; choose from {', '.join(INITS)}")
+            raise UserError(f"unknown initialisation '{self.init}'; choose from {', '.join(INITS)}", "init")
         if self.device not in ("auto", "cpu", "cuda"):
-            raise UserError(f"device must be auto, cpu or cuda, not '{self.device}'")
+            raise UserError(f"must be auto, cpu or cuda, not '{self.device}'", "device")
         for name, value, lo, hi in (("dropout", self.dropout, 0, 0.99), ("l1", self.l1, 0, 10), ("l2", self.l2, 0, 10)):
             if not lo <= float(value) <= hi:
-                raise UserError(f"{name} must be in [{lo}, {hi}], not {value}")
+                raise UserError(f"must be in [{lo}, {hi}], not {value}", name)
         if not 1 <= int(self.epochs) <= 100_000:
-            raise UserError(f"epochs must be 1–100000, not {self.epochs}")
+            raise UserError(f"must be 1–100000, not {self.epochs}", "epochs")
         if int(self.batch_size) < 0:
-            raise UserError(f"batch size must be positive (or 'full'), not {self.batch_size}")
+            raise UserError(
+                f"must be positive (or 'full' for the whole training set), not {self.batch_size}", "batch_size"
+            )
         layers = tuple(parse_layers(list(self.layers)))
-        opt = resolve_optimizer(self.optimizer, self.optimizer_params)
-        sched = resolve_scheduler(self.scheduler, self.scheduler_params)
+        OPTIMIZERS.get(self.optimizer)
+        SCHEDULERS.get(self.scheduler)
+        try:
+            opt = resolve_optimizer(self.optimizer, self.optimizer_params)
+        except UserError as err:
+            raise err.under("optimizer_params") from None
+        try:
+            sched = resolve_scheduler(self.scheduler, self.scheduler_params)
+        except UserError as err:
+            raise err.under("scheduler_params") from None
         return replace(self, layers=layers, optimizer_params=opt, scheduler_params=sched)
 
     def with_field(self, name: str, value) -> "TrainConfig":
@@ -169,5 +182,5 @@ def _coerce(f, value, name):
                 return False
             raise ValueError
     except ValueError:
-        raise UserError(f"{name} cannot be {value!r}") from None
+        raise UserError(f"cannot be {value!r}", name) from None
     return value

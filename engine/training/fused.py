@@ -6,7 +6,7 @@ grow a float32 rounding difference ~1000-fold over 100 epochs; in float64 a sing
 same run inside a batch agree far below 1e-6 (tests check it), and on small matrices the cost is per-call
 overhead, not arithmetic. Networks with a large first layer (MNIST) are arithmetic-bound and use float32.
 Covers plain MLPs (no dropout, no batch norm) with relu, leaky-relu, tanh or sigmoid hidden units,
-trained with cross-entropy on logits or softmax outputs; other set-ups use autograd (see trainer.py).
+trained with cross-entropy on logits or softmax outputs; other set-ups use autograd (backends/autograd.py).
 """
 
 from __future__ import annotations
@@ -127,9 +127,21 @@ class FusedMLP:
         logp = torch.log_softmax(z, dim=-1)
         return -logp.gather(2, y.view(1, -1, 1).expand(self.R, -1, 1)).squeeze(2).mean(1)
 
-    def backward(self, x: torch.Tensor, y: torch.Tensor, want_loss: bool = True):
+    def backward(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        want_loss: bool = True,
+        *,
+        rows: int | None = None,
+        accumulate: bool = False,
+        penalties: bool = True,
+    ):
         """Fill ``grads`` with d(mean loss + penalties)/d(params) for the batch (x, y).
 
+        For a batch computed in row chunks (gradient accumulation): ``rows`` is the whole batch's row count
+        (the mean's divisor), ``accumulate`` adds to ``grads`` instead of overwriting them, and ``penalties``
+        (the L1/L2 terms) is True for one chunk only. The defaults compute one whole batch.
         Returns (data losses (R,), correct predictions (R,)), or None when ``want_loss`` is False
         (the training hot path).
         """
@@ -151,13 +163,19 @@ class FusedMLP:
             losses = None
             dz = torch.softmax(zs[-1], dim=-1)
         dz.scatter_add_(2, idx, self._minus_one(idx.shape, dz))
-        dz.div_(len(x))
+        dz.div_(rows or len(x))
         for i in range(last, -1, -1):
-            torch.bmm(dz.transpose(1, 2), hs[i], out=self.gW[i])
-            torch.sum(dz, dim=1, out=self.gB[i])
+            if accumulate:
+                self.gW[i].baddbmm_(dz.transpose(1, 2), hs[i])
+                self.gB[i].add_(dz.sum(dim=1))
+            else:
+                torch.bmm(dz.transpose(1, 2), hs[i], out=self.gW[i])
+                torch.sum(dz, dim=1, out=self.gB[i])
             if i:
                 da = torch.bmm(dz, self.W[i])
                 dz = _act_grad(self.activation, zs[i - 1], hs[i], da)
+        if not penalties:
+            return losses
         if self.l1 is not None:
             for w, g in zip(self.W, self.gW):
                 g.addcmul_(torch.sign(w), self._l1)

@@ -27,16 +27,18 @@ INITS = ("default", "zeros", "normal", "xavier", "he")
 
 
 def parse_layers(text: str | list) -> list[int]:
-    """Return layer sizes from '2,50,3' (or a list); raise UserError unless at least two positive sizes."""
+    """Return layer sizes from '2,50,3' (or a list); raise UserError (field ``layers``) unless 2+ sizes 1–100000."""
     if isinstance(text, (list, tuple)):
         sizes = list(text)
     else:
         try:
             sizes = [int(t) for t in str(text).replace(" ", "").split(",") if t]
         except ValueError:
-            raise UserError(f"--layers must be whole numbers separated by commas, e.g. 2,50,3 (got {text!r})") from None
+            raise UserError(
+                f"must be whole numbers separated by commas, e.g. 2,50,3 (got {text!r})", "layers"
+            ) from None
     if len(sizes) < 2 or any(int(s) < 1 for s in sizes) or any(int(s) > 100_000 for s in sizes):
-        raise UserError(f"--layers needs at least an input and an output size, each 1–100000 (got {text!r})")
+        raise UserError(f"need at least an input and an output size, each 1–100000 (got {text!r})", "layers")
     return [int(s) for s in sizes]
 
 
@@ -53,13 +55,14 @@ class MLP(nn.Module):
     ):
         super().__init__()
         if activation not in ACTIVATIONS:
-            raise UserError(f"unknown activation '{activation}'; choose from {', '.join(ACTIVATIONS)}")
+            raise UserError(f"unknown activation '{activation}'; choose from {', '.join(ACTIVATIONS)}", "activation")
         if output_activation not in OUTPUT_ACTIVATIONS:
             raise UserError(
-                f"unknown output activation '{output_activation}'; choose from {', '.join(OUTPUT_ACTIVATIONS)}"
+                f"unknown output activation '{output_activation}'; choose from {', '.join(OUTPUT_ACTIVATIONS)}",
+                "output_activation",
             )
         if not 0 <= dropout < 1:
-            raise UserError(f"dropout must be in [0, 1), not {dropout}")
+            raise UserError(f"must be in [0, 1), not {dropout}", "dropout")
         self.sizes = list(layers)
         self.activation = activation
         self.output_activation = output_activation
@@ -102,11 +105,12 @@ class MLP(nn.Module):
         """Load weights in get_weights()'s format; raise UserError on any count or shape mismatch."""
         layers = data.get("layers") if isinstance(data, dict) else None
         if not isinstance(layers, list):
-            raise UserError('weights must be {"layers": [{"weight": ..., "bias": ...}, ...]}')
+            raise UserError('weights must be {"layers": [{"weight": ..., "bias": ...}, ...]}', "init_weights")
         if len(layers) != len(self.linears):
             raise UserError(
                 f"weights have {len(layers)} layers; the network {','.join(map(str, self.sizes))} "
-                f"has {len(self.linears)}"
+                f"has {len(self.linears)}",
+                "init_weights",
             )
         with torch.no_grad():
             for i, (entry, linear) in enumerate(zip(layers, self.linears)):
@@ -114,11 +118,14 @@ class MLP(nn.Module):
                     w = torch.tensor(entry["weight"], dtype=torch.float32)
                     b = torch.tensor(entry["bias"], dtype=torch.float32)
                 except (KeyError, TypeError, ValueError):
-                    raise UserError(f"weights layer {i} needs numeric 'weight' and 'bias' arrays") from None
+                    raise UserError(
+                        f"weights layer {i} needs numeric 'weight' and 'bias' arrays", "init_weights"
+                    ) from None
                 if tuple(w.shape) != tuple(linear.weight.shape) or tuple(b.shape) != tuple(linear.bias.shape):
                     raise UserError(
                         f"weights layer {i}: weight {list(w.shape)} / bias {list(b.shape)} do not fit "
-                        f"{list(linear.weight.shape)} / {list(linear.bias.shape)}"
+                        f"{list(linear.weight.shape)} / {list(linear.bias.shape)}",
+                        "init_weights",
                     )
                 linear.weight.copy_(w)
                 linear.bias.copy_(b)
@@ -136,7 +143,7 @@ def apply_output(z: torch.Tensor, output_activation: str) -> torch.Tensor:
 def initialise(model: MLP, scheme: str, generator: torch.Generator) -> None:
     """Set every linear layer's weights by ``scheme``, drawing only from ``generator``."""
     if scheme not in INITS:
-        raise UserError(f"unknown initialisation '{scheme}'; choose from {', '.join(INITS)}")
+        raise UserError(f"unknown initialisation '{scheme}'; choose from {', '.join(INITS)}", "init")
     with torch.no_grad():
         for linear in model.linears:
             w, b = linear.weight, linear.bias
@@ -163,6 +170,6 @@ def load_weights_file(path: str | Path) -> dict:
     try:
         return json.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise UserError(f"weights file {path} not found") from None
+        raise UserError(f"weights file {path} not found", "init_weights") from None
     except (OSError, ValueError) as err:
-        raise UserError(f"weights file {path} is not valid JSON: {err}") from None
+        raise UserError(f"weights file {path} is not valid JSON: {err}", "init_weights") from None

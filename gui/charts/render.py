@@ -38,7 +38,7 @@ def _save(widget, item, path: Path) -> Path:
 
 def render_surface(surface, paths, path: str | Path, grid: int = 300, log: bool | None = None) -> Path:
     """Write the contour (or 1-D curve) of ``surface`` with every path and a legend to a PNG."""
-    from gui.charts import style
+    from engine.surface.scene import path_colours, plot_bounds
     from gui.charts.contour import ContourMap
     from gui.charts.paths import PathLayer
 
@@ -49,18 +49,9 @@ def render_surface(surface, paths, path: str | Path, grid: int = 300, log: bool 
     contour = ContourMap(plot)
     xs, ys, z = surface.grid(grid)
     contour.set_surface(xs, ys, z, surface.log_scale if log is None else log, surface.minima)
-    ids = list(dict.fromkeys(p.label or p.optimizer for p in paths))
-    colours = [style.colour(ids.index(p.label or p.optimizer)) for p in paths]
     layer = PathLayer(plot)
-    if surface.dims == 2:
-        layer.bounds = surface.domain
-    else:
-        finite = z[np.isfinite(z)]
-        layer.bounds = (
-            surface.domain[0],
-            (float(finite.min()), float(finite.max())) if finite.size else (-np.inf, np.inf),
-        )
-    layer.set_paths(paths, colours, [p.label or p.optimizer for p in paths])
+    layer.bounds = plot_bounds(surface, z)
+    layer.set_paths(paths, path_colours(paths), [p.label or p.optimizer for p in paths])
     layer.show()
     if surface.dims == 2:
         plot.setRange(xRange=surface.domain[0], yRange=surface.domain[1], padding=0)

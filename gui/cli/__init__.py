@@ -13,6 +13,7 @@ from engine.errors import UserError
 
 _NEGATIVE = re.compile(r"^-[\d.]")
 _VALUE_OPTIONS = {"--start", "--domain", "--set", "--sched-set", "--vary", "--lr"}
+_HINTS = {"data_dir": "pass --data-dir DIR, or --download"}  # for the data files not being found
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,6 +46,29 @@ def parse_assignments(items: list[str], what: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def flag_for(field: str) -> str:
+    """Return the command-line option that sets an engine field: ``batch_size`` -> ``--batch-size``.
+
+    ``optimizer_params.X`` is ``--set X`` (``--lr`` for the rate), ``scheduler_params.X`` is ``--sched-set X``.
+    """
+    head, _, rest = field.partition(".")
+    if head == "optimizer_params" and rest:
+        return "--lr" if rest == "lr" else f"--set {rest}"
+    if head == "scheduler_params" and rest:
+        return f"--sched-set {rest}"
+    return "--" + field.replace("_", "-")
+
+
+def error_line(err: UserError) -> str:
+    """Return the one line printed for ``err``: ``error: --flag: message``, plus a hint where one helps."""
+    from engine.data.idx import FilesNotFound
+
+    if not err.field:
+        return f"error: {err.message}"
+    hint = _HINTS.get(err.field) if isinstance(err, FilesNotFound) else None
+    return f"error: {flag_for(err.field)}: {err.message}" + (f" ({hint})" if hint else "")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with its three sub-commands."""
     from gui.cli import surface as cli_surface
@@ -71,7 +95,7 @@ def run_cli(argv: list[str]) -> int:
             return 0
         return int(args.handler(args) or 0)
     except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(error_line(err), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

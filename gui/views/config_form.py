@@ -91,7 +91,7 @@ class ConfigForm(QtWidgets.QWidget):
         self.standardize.setToolTip("Scale every feature to mean 0 and standard deviation 1 (training statistics)")
         f.addRow("data set", self.dataset)
         self.spiral_rows = [("arms", self.classes), ("points per arm", self.points), ("noise", self.noise)]
-        for _label, w in self.spiral_rows:
+        for label, w in self.spiral_rows:
             f.addRow(label, w)
         self.folder_label = QtWidgets.QLabel("files")
         f.addRow(self.folder_label, folder_row)
@@ -221,10 +221,12 @@ class ConfigForm(QtWidgets.QWidget):
         """Return the validated configuration, or raise UserError naming the problem."""
         key = self.dataset.currentData()
         if key == "csv" and not self.folder.text().strip():
-            raise UserError("choose a CSV file (Browse…)")
+            raise UserError("choose a CSV file (Browse…)", "dataset")
         layers = parse_layers(self.layers.text())
         if key == "spiral" and layers[-1] != self.classes.value() and self.loss.currentText() == "cross-entropy":
-            raise UserError(f"the last layer has {layers[-1]} outputs but the spiral has {self.classes.value()} arms")
+            raise UserError(
+                f"the last layer has {layers[-1]} outputs but the spiral has {self.classes.value()} arms", "layers"
+            )
         cfg = TrainConfig(
             dataset=f"csv:{self.folder.text().strip()}" if key == "csv" else key,
             data_dir=self.folder.text().strip() or None if key in ("mnist", "fashion-mnist") else None,
@@ -255,8 +257,48 @@ class ConfigForm(QtWidgets.QWidget):
         )
         return cfg.validated()
 
+    def field_controls(self) -> dict[str, tuple[str, QtWidgets.QWidget]]:
+        """Return each configuration field's words and control, for showing an error at its place."""
+        return {
+            "dataset": ("Data set", self.dataset),
+            "data_dir": ("Data folder", self.folder),
+            "classes": ("Arms", self.classes),
+            "points": ("Points per arm", self.points),
+            "noise": ("Noise", self.noise),
+            "target": ("Target column", self.target),
+            "test_fraction": ("Test share", self.test_fraction),
+            "standardize": ("Standardize", self.standardize),
+            "layers": ("Layers", self.layers),
+            "activation": ("Activation", self.activation),
+            "output_activation": ("Output", self.output_activation),
+            "loss": ("Loss", self.loss),
+            "init": ("Init", self.init),
+            "dropout": ("Dropout", self.dropout),
+            "batchnorm": ("Batch norm", self.batchnorm),
+            "l1": ("L1", self.l1),
+            "l2": ("L2", self.l2),
+            "optimizer": ("Optimizer", self.optimizer),
+            "optimizer_params.lr": ("Learning rate", self.optimizer.form),
+            "optimizer_params": ("Optimizer settings", self.optimizer.form),
+            "scheduler": ("Schedule", self.scheduler),
+            "scheduler_params": ("Schedule settings", self.scheduler.form),
+            "batch_size": ("Batch size", self.batch_size),
+            "epochs": ("Epochs", self.epochs),
+            "seed": ("Seed", self.seed),
+            "shuffle": ("Shuffle", self.shuffle),
+            "device": ("Device", self.device),
+        }
+
     def set_config(self, cfg: TrainConfig) -> None:
-        """Show ``cfg`` in the form."""
+        """Show ``cfg`` in the form; ``changed`` fires once at the end, not per control."""
+        self.blockSignals(True)
+        try:
+            self._show(cfg)
+        finally:
+            self.blockSignals(False)
+        self.changed.emit()
+
+    def _show(self, cfg: TrainConfig) -> None:
         key = "csv" if cfg.dataset.startswith("csv:") else cfg.dataset
         self.dataset.setCurrentIndex(max(0, self.dataset.findData(key)))
         self.folder.setText(cfg.dataset[4:] if key == "csv" else (cfg.data_dir or ""))

@@ -8,13 +8,13 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from engine.errors import UserError
-from engine.training.config import TrainConfig
+from engine.experiment import Experiment, Results, experiment_to_dict, load_experiment, save_experiment
 from gui.charts.export import export_csv
+from gui.jobs import JobRunner
 from gui.views.compare_view import CompareView
 from gui.views.surface_view import SurfaceView
 from gui.views.training_view import TrainingView
 
-EXPERIMENT_VERSION = 1
 MAX_RECENT = 8
 
 
@@ -26,10 +26,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setWindowTitle("Descent Lab")
         self.qsettings = settings or QtCore.QSettings("Descent Lab", "Descent Lab")
         self.tabs = QtWidgets.QTabWidget()
-        self.surface = SurfaceView()
-        self.training = TrainingView()
-        self.compare = CompareView(self.training.form.config)
-        self.compare.apply_preset_base = self._apply_preset_base
+        self.experiment = Experiment()
+        self.runner = JobRunner(self)
+        self.notice = ""
+        self.surface = SurfaceView(self.experiment, self.runner)
+        self.training = TrainingView(self.experiment, self.runner)
+        self.compare = CompareView(self.experiment, self.runner)
         self.tabs.addTab(self.surface, "Loss surface")
         self.tabs.addTab(self.training, "Training")
         self.tabs.addTab(self.compare, "Comparison")
@@ -44,7 +46,7 @@ class MainWindow(QtWidgets.QMainWindow):
         hints = (
             "Click the map to start a path; Shift+click adds a start. Space plays, → steps.",
             "Step trains one epoch, Run to the end; Pause keeps the run, Stop ends it. Space runs/pauses.",
-            "Pick what varies (or a preset); the rest comes from the Training tab. Right-click a chart to export.",
+            "Pick what varies (or a preset) and this comparison's own base. Right-click a chart to export.",
         )
         self.statusBar().showMessage(hints[index] if 0 <= index < len(hints) else "")
 
@@ -116,48 +118,49 @@ class MainWindow(QtWidgets.QMainWindow):
         )
 
     # -- experiments --------------------------------------------------------------------------------------
-    def experiment(self) -> dict:
-        """Return the complete, reproducible state of every view."""
-        return {
-            "descent_lab_experiment": EXPERIMENT_VERSION,
-            "surface": self.surface.settings(),
-            "training": self.training.settings(),
-            "comparison": self.compare.settings(),
-            "tab": self.tabs.currentIndex(),
-        }
+    def experiment_dict(self) -> dict:
+        """Return the whole experiment (settings and results) as the JSON-ready dict a file holds."""
+        self.experiment.tab = max(0, self.tabs.currentIndex())
+        return experiment_to_dict(self.experiment)
 
-    def apply_experiment(self, data: dict) -> None:
-        """Load experiment() output; raise UserError if the file is not an experiment."""
-        if not isinstance(data, dict) or "descent_lab_experiment" not in data:
-            raise UserError("this file is not a Descent Lab experiment")
-        if data.get("training"):
-            try:
-                TrainConfig.from_dict(data["training"]).validated()
-            except (UserError, TypeError) as err:
-                raise UserError(f"the experiment's training settings are invalid: {err}") from None
-        self.surface.apply_settings(data.get("surface") or {})
-        self.training.apply_settings(data.get("training") or {})
-        self.compare.apply_settings(data.get("comparison") or {})
-        self.tabs.setCurrentIndex(int(data.get("tab", 0)))
+    def apply_experiment(self, loaded: Experiment) -> None:
+        """Make ``loaded`` the current experiment: every view follows the model's events; charts are restored."""
+        self.training.stop()
+        self.compare.worker_stop()
+        exp = self.experiment
+        exp.results = Results()  # views must not redraw an old result against new settings
+        exp.surface = loaded.surface
+        exp.training = loaded.training
+        exp.comparison = loaded.comparison
+        exp.results = loaded.results
+        if loaded.results.training is not None:
+            self.training.show_result(loaded.results.training)
+        if loaded.results.comparison is not None:
+            self.compare.show_results(loaded.results.comparison.to_results(), [v.field for v in loaded.comparison.vary])
+        self.tabs.setCurrentIndex(loaded.tab)
 
     def save_to(self, path: str | Path) -> Path:
-        """Write the experiment to ``path`` (JSON) and remember it as recent."""
-        path = Path(path)
-        path.write_text(json.dumps(self.experiment(), indent=1))
+        """Write the experiment, results included, to ``path`` (atomically) and remember it as recent."""
+        path = save_experiment(self.experiment_with_tab(), path)
         self.current_file = path
         self._add_recent(path)
         self.setWindowTitle(f"Descent Lab — {path.name}")
         return path
 
+    def experiment_with_tab(self) -> Experiment:
+        """Return the experiment with the current tab recorded."""
+        self.experiment.tab = max(0, self.tabs.currentIndex())
+        return self.experiment
+
     def open_path(self, path: str | Path) -> bool:
-        """Load an experiment file; report problems in a message box and keep the current state."""
+        """Load an experiment file; report problems (naming the field) in a message box and keep the current state."""
         path = Path(path)
         try:
-            data = json.loads(path.read_text())
-            self.apply_experiment(data)
-        except (OSError, ValueError, UserError) as err:
+            loaded = load_experiment(path)
+        except UserError as err:
             QtWidgets.QMessageBox.warning(self, "Cannot open experiment", f"{path}:\n{err}")
             return False
+        self.apply_experiment(loaded)
         self.current_file = path
         self._add_recent(path)
         self.setWindowTitle(f"Descent Lab — {path.name}")
@@ -174,8 +177,8 @@ class MainWindow(QtWidgets.QMainWindow):
         try:
             self.save_to(path)
             self.statusBar().showMessage(f"Saved {path}", 4000)
-        except OSError as err:
-            QtWidgets.QMessageBox.warning(self, "Cannot save", f"{path}:\n{err.strerror or err}")
+        except (OSError, UserError) as err:
+            QtWidgets.QMessageBox.warning(self, "Cannot save", f"{path}:\n{getattr(err, 'strerror', None) or err}")
 
     def save_as_dialog(self) -> None:
         """Ask for a file and save the experiment there."""
@@ -231,41 +234,34 @@ class MainWindow(QtWidgets.QMainWindow):
             QtWidgets.QMessageBox.warning(self, "Export failed", f"{folder}:\n{err.strerror or err}")
 
     # -- persistence --------------------------------------------------------------------------------------
-    def _apply_preset_base(self, base: dict) -> None:
-        current = TrainConfig()
-        try:
-            current = self.training.form.config()
-        except UserError:
-            pass
-        merged = {
-            **current.to_dict(),
-            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in base.items()},
-            "scheduler": "none",
-            "scheduler_params": {},
-        }
-        self.training.apply_settings(merged)
-
     def restore(self) -> None:
-        """Restore window geometry and the last session's settings (ignoring anything unreadable)."""
-        geometry = self.qsettings.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
+        """Restore geometry and the last session's experiment; anything unreadable gives defaults and a notice."""
+        problems = []
+        try:
+            geometry = self.qsettings.value("geometry")
+            if not (isinstance(geometry, (bytes, bytearray, QtCore.QByteArray)) and self.restoreGeometry(geometry)):
+                self.resize(1500, 920)
+        except Exception:  # noqa: BLE001 - a damaged settings file must never stop the window from opening
             self.resize(1500, 920)
-        last = self.qsettings.value("last_experiment")
-        if last:
-            try:
-                self.apply_experiment(json.loads(last))
-            except (ValueError, UserError, TypeError):
-                pass
+            problems.append("window layout")
+        try:
+            last = self.qsettings.value("last_experiment")
+            if last:
+                self.apply_experiment(load_experiment(str(last)))
+        except UserError as err:
+            problems.append(f"last experiment ({err})")
+        except Exception as err:  # noqa: BLE001
+            problems.append(f"last experiment ({type(err).__name__})")
+        if problems:
+            self.notice = "Could not restore the " + " and the ".join(problems) + "; started with defaults."
+            self.statusBar().showMessage(self.notice, 15000)
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
-        """Remember layout and settings, then stop the worker threads cleanly."""
-        self.qsettings.setValue("geometry", self.saveGeometry())
+        """Remember layout and the experiment, then stop every job within a second."""
         try:
-            self.qsettings.setValue("last_experiment", json.dumps(self.experiment()))
-        except (TypeError, ValueError):
+            self.qsettings.setValue("geometry", self.saveGeometry())
+            self.qsettings.setValue("last_experiment", json.dumps(self.experiment_dict()))
+        except (TypeError, ValueError, UserError):
             pass
-        self.training.shutdown()
-        self.compare.shutdown()
+        self.runner.shutdown(timeout=1.0)
         super().closeEvent(event)

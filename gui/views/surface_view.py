@@ -1,31 +1,31 @@
-"""The loss-surface view: a contour map, optimizer paths animated step by step, and a loss chart."""
+"""The loss-surface view: a contour map, optimizer paths animated step by step, and a loss chart.
+
+The settings live in the experiment model (``experiment.surface``); the paths are computed by an engine
+job in a worker thread (the newest edit wins), and drawn here when they arrive.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from engine.errors import UserError
-from engine.optimizers import OPTIMIZERS
-from engine.schedulers import SCHEDULERS
-from engine.surface.functions import BUILTINS, get_surface, parse_domain
-from engine.surface.paths import PathSpec, compute_paths
+from engine.experiment import Experiment, SurfaceResult, SurfaceSettings
+from engine.surface.scene import SurfaceScene, scene_job
 from gui.charts import style
 from gui.charts.chart_set import ChartSet
 from gui.charts.contour import ContourMap
 from gui.charts.curves import LineChart
 from gui.charts.paths import PathLayer
-from gui.views.forms import ParamForm, RegistryPicker
+from gui.jobs import JobRunner
+from gui.views.surface_controls import FORMULA, SurfaceControls
 
-FORMULA = "__formula__"
-DEFAULT_OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
-
-
-def _swatch(colour: str) -> QtGui.QIcon:
-    pix = QtGui.QPixmap(14, 14)
-    pix.fill(QtGui.QColor(colour))
-    return QtGui.QIcon(pix)
+__all__ = ["FORMULA", "SurfaceView"]
+_FORWARDED = (
+    "function formula domain error description log_scale optimizers opt_title opt_form same_lr scheduler steps "
+    "starts_label clear_starts checked_optimizers set_checked"
+).split()
 
 
 class SurfaceView(QtWidgets.QWidget):
@@ -33,16 +33,15 @@ class SurfaceView(QtWidgets.QWidget):
 
     recomputed = QtCore.Signal()  # emitted after paths are recomputed and drawn
 
-    def __init__(self, parent=None):
+    def __init__(self, experiment: Experiment | None = None, runner: JobRunner | None = None, parent=None):
         super().__init__(parent)
         style.configure()
+        self.experiment = experiment or Experiment()
+        self.runner = runner or JobRunner(self)
         self.surface = None
         self.paths = []
-        self.starts: list[tuple[float, ...]] = []
-        self.opt_values = {e.id: e.defaults() for e in OPTIMIZERS}
-        for oid in OPTIMIZERS.ids():
-            if oid != "adadelta":
-                self.opt_values[oid]["lr"] = 0.05
+        self._job = None
+        self._writing = False
         self._surface_key = None
         self._debounce = QtCore.QTimer(self, singleShot=True, interval=60)
         self._debounce.timeout.connect(self.recompute)
@@ -50,96 +49,26 @@ class SurfaceView(QtWidgets.QWidget):
         self._anim.timeout.connect(self._advance)
         self._build()
         self._set_speed()
+        self.controls.show_settings(self.experiment.surface)
+        self.experiment.events.surface.connect(self._model_changed)
         self.schedule()
+
+    @property
+    def starts(self) -> list[tuple[float, ...]]:
+        """The start points in use (clicked ones, or the function's suggested start)."""
+        return self.controls.starts
 
     # -- layout -------------------------------------------------------------------------------------------
     def _build(self) -> None:
         outer = QtWidgets.QHBoxLayout(self)
-        panel = QtWidgets.QWidget()
-        form = QtWidgets.QVBoxLayout(panel)
+        self.controls = SurfaceControls()
+        for name in _FORWARDED:
+            setattr(self, name, getattr(self.controls, name))
         scroll = QtWidgets.QScrollArea()
-        scroll.setWidget(panel)
+        scroll.setWidget(self.controls)
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(300)
         scroll.setMaximumWidth(360)
-
-        box = QtWidgets.QGroupBox("Function")
-        v = QtWidgets.QVBoxLayout(box)
-        self.function = QtWidgets.QComboBox()
-        for s in BUILTINS.values():
-            self.function.addItem(f"{s.name} ({s.dims}-D)", s.id)
-            self.function.setItemData(self.function.count() - 1, s.description, QtCore.Qt.ItemDataRole.ToolTipRole)
-        self.function.addItem("Typed formula…", FORMULA)
-        self.function.setToolTip("The loss surface; hover an item for what it shows")
-        self.formula = QtWidgets.QLineEdit("x*sin(x**2)")
-        self.formula.setPlaceholderText("e.g. (1-x)**2 + 100*(y-x**2)**2")
-        self.formula.setToolTip(
-            "A formula in x (1-D) or x and y (2-D): + - * / **, pi, e, sin cos tan exp log sqrt abs tanh sinh cosh"
-        )
-        self.domain = QtWidgets.QLineEdit()
-        self.domain.setPlaceholderText("domain: xmin,xmax[,ymin,ymax] (default −3..3)")
-        self.domain.setToolTip("Drawing range of a typed formula; paths that go 10 widths past it count as diverged")
-        self.error = QtWidgets.QLabel()
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #b00000;")
-        self.error.hide()
-        self.description = QtWidgets.QLabel()
-        self.description.setWordWrap(True)
-        self.description.setStyleSheet("color: #555;")
-        self.log_scale = QtWidgets.QCheckBox("Log-scale colours")
-        self.log_scale.setToolTip("Colour by log(f − min): shows detail in flat valleys (Rosenbrock, Beale)")
-        for w in (self.function, self.formula, self.domain, self.error, self.description, self.log_scale):
-            v.addWidget(w)
-        form.addWidget(box)
-
-        box = QtWidgets.QGroupBox("Optimizers")
-        v = QtWidgets.QVBoxLayout(box)
-        self.optimizers = QtWidgets.QListWidget()
-        self.optimizers.setToolTip("Tick the optimizers to run; select one to edit its hyperparameters")
-        for i, e in enumerate(OPTIMIZERS):
-            item = QtWidgets.QListWidgetItem(_swatch(style.colour(i)), e.name)
-            item.setData(QtCore.Qt.ItemDataRole.UserRole, e.id)
-            item.setFlags(item.flags() | QtCore.Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(
-                QtCore.Qt.CheckState.Checked if e.id in DEFAULT_OPTIMIZERS else QtCore.Qt.CheckState.Unchecked
-            )
-            item.setToolTip(e.description)
-            self.optimizers.addItem(item)
-        self.optimizers.setMaximumHeight(220)
-        self.opt_title = QtWidgets.QLabel()
-        self.opt_form = ParamForm()
-        self.same_lr = QtWidgets.QPushButton("Use this learning rate for all")
-        self.same_lr.setToolTip("Copy the selected optimizer's learning rate to every optimizer (Adadelta included)")
-        v.addWidget(self.optimizers)
-        v.addWidget(self.opt_title)
-        v.addWidget(self.opt_form)
-        v.addWidget(self.same_lr)
-        form.addWidget(box)
-
-        box = QtWidgets.QGroupBox("Schedule and steps")
-        v = QtWidgets.QFormLayout(box)
-        self.scheduler = RegistryPicker(SCHEDULERS, "Learning-rate schedule")
-        self.steps = QtWidgets.QSpinBox()
-        self.steps.setRange(1, 5000)
-        self.steps.setValue(60)
-        self.steps.setToolTip("Optimizer steps per path")
-        v.addRow("schedule", self.scheduler)
-        v.addRow("steps", self.steps)
-        form.addWidget(box)
-
-        box = QtWidgets.QGroupBox("Start points")
-        v = QtWidgets.QVBoxLayout(box)
-        self.starts_label = QtWidgets.QLabel()
-        self.starts_label.setWordWrap(True)
-        hint = QtWidgets.QLabel("Click the map to start there; Shift+click adds another start.")
-        hint.setWordWrap(True)
-        hint.setStyleSheet("color: #555;")
-        self.clear_starts = QtWidgets.QPushButton("Reset to the default start")
-        self.clear_starts.setToolTip("Forget the clicked start points and use the function's suggested start")
-        for w in (self.starts_label, hint, self.clear_starts):
-            v.addWidget(w)
-        form.addWidget(box)
-        form.addStretch(1)
 
         right = QtWidgets.QVBoxLayout()
         self.canvas = pg.GraphicsLayoutWidget()
@@ -155,12 +84,10 @@ class SurfaceView(QtWidgets.QWidget):
         self.loss_plot.addItem(self.cursor)
         cache = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
         # static layers are drawn once into pixmaps: an animation frame then repaints only the paths
-        for item in (
-            self.contour.image,
-            self.contour.lines,
-            *[self.map_plot.getAxis(a) for a in ("left", "bottom")],
-            *[self.loss_plot.getAxis(a) for a in ("left", "bottom")],
-        ):
+        axes = [self.map_plot.getAxis(a) for a in ("left", "bottom")] + [
+            self.loss_plot.getAxis(a) for a in ("left", "bottom")
+        ]
+        for item in (self.contour.image, self.contour.lines, *axes):
             item.setCacheMode(cache)
         self.canvas.ci.layout.setColumnStretchFactor(0, 3)
         self.canvas.ci.layout.setColumnStretchFactor(1, 2)
@@ -190,7 +117,6 @@ class SurfaceView(QtWidgets.QWidget):
         controls.addWidget(self.timeline, 1)
         controls.addWidget(self.step_label)
         right.addLayout(controls)
-
         outer.addWidget(scroll)
         outer.addLayout(right, 1)
 
@@ -198,17 +124,7 @@ class SurfaceView(QtWidgets.QWidget):
         self.charts.add("surface", self.map_plot, self._surface_table)
         self.charts.add("loss_per_step", self.loss_plot, self.loss_chart.table)
 
-        self.function.currentIndexChanged.connect(self._function_changed)
-        self.formula.textChanged.connect(self.schedule)
-        self.domain.textChanged.connect(self.schedule)
-        self.log_scale.toggled.connect(self.schedule)
-        self.optimizers.itemChanged.connect(lambda _i: self.schedule())
-        self.optimizers.currentItemChanged.connect(self._select_optimizer)
-        self.opt_form.changed.connect(self._opt_values_changed)
-        self.same_lr.clicked.connect(self._same_lr)
-        self.scheduler.changed.connect(self.schedule)
-        self.steps.valueChanged.connect(self.schedule)
-        self.clear_starts.clicked.connect(self._reset_starts)
+        self.controls.changed.connect(self.schedule)
         self.play.clicked.connect(self.toggle_play)
         self.step_button.clicked.connect(self.step_once)
         self.reset.clicked.connect(lambda: self.timeline.setValue(0))
@@ -216,169 +132,85 @@ class SurfaceView(QtWidgets.QWidget):
         self.timeline.valueChanged.connect(self.show_step)
         self.canvas.scene().sigMouseClicked.connect(self._clicked)
         self.canvas.scene().sigMouseMoved.connect(self._hovered)
-        self.optimizers.setCurrentRow(0)
-        self._function_changed()
 
-    # -- settings -----------------------------------------------------------------------------------------
-    def checked_optimizers(self) -> list[str]:
-        """Return the ids of the ticked optimizers, in table order."""
-        return [
-            self.optimizers.item(i).data(QtCore.Qt.ItemDataRole.UserRole)
-            for i in range(self.optimizers.count())
-            if self.optimizers.item(i).checkState() == QtCore.Qt.CheckState.Checked
-        ]
+    # -- the model ----------------------------------------------------------------------------------------
+    def settings(self) -> SurfaceSettings:
+        """Return the surface settings held by the experiment."""
+        return self.experiment.surface
 
-    def set_checked(self, ids) -> None:
-        """Tick exactly these optimizers."""
-        self.optimizers.blockSignals(True)
-        for i in range(self.optimizers.count()):
-            item = self.optimizers.item(i)
-            item.setCheckState(
-                QtCore.Qt.CheckState.Checked
-                if item.data(QtCore.Qt.ItemDataRole.UserRole) in ids
-                else QtCore.Qt.CheckState.Unchecked
-            )
-        self.optimizers.blockSignals(False)
-        self.schedule()
+    def _model_changed(self, settings: SurfaceSettings) -> None:
+        if not self._writing:  # set from outside (a file was opened): show it
+            self.controls.show_settings(settings)
 
-    def settings(self) -> dict:
-        """Return everything needed to reproduce this view (JSON-ready)."""
-        return {
-            "function": self.function.currentData(),
-            "formula": self.formula.text(),
-            "domain": self.domain.text(),
-            "log": self.log_scale.isChecked(),
-            "optimizers": self.checked_optimizers(),
-            "hyperparameters": {k: self.opt_values[k] for k in self.checked_optimizers()},
-            "scheduler": self.scheduler.current_id(),
-            "scheduler_params": self.scheduler.values(),
-            "steps": self.steps.value(),
-            "starts": [list(s) for s in self.starts],
-        }
-
-    def apply_settings(self, s: dict) -> None:
-        """Restore settings() output; unknown or bad values are ignored, not fatal."""
-        index = self.function.findData(s.get("function", "peaks"))
-        if index >= 0:
-            self.function.setCurrentIndex(index)
-        self.formula.setText(str(s.get("formula", self.formula.text())))
-        self.domain.setText(str(s.get("domain", "")))
-        self.log_scale.setChecked(bool(s.get("log", False)))
-        for k, v in (s.get("hyperparameters") or {}).items():
-            if k in self.opt_values:
-                try:
-                    self.opt_values[k] = OPTIMIZERS.get(k).resolve(v)
-                except UserError:
-                    pass
-        self.set_checked(s.get("optimizers") or DEFAULT_OPTIMIZERS)
-        self._select_optimizer(self.optimizers.currentItem())
-        self.scheduler.set_current(s.get("scheduler", "none"), s.get("scheduler_params"))
-        self.steps.setValue(int(s.get("steps", self.steps.value())))
-        starts = s.get("starts") or []
-        self.starts = [tuple(float(c) for c in p) for p in starts if isinstance(p, (list, tuple))]
-        self.schedule()
-
-    # -- reactions ----------------------------------------------------------------------------------------
     def schedule(self, *_) -> None:
         """Recompute shortly (edits in quick succession cost one recomputation)."""
         self._debounce.start()
 
-    def _function_changed(self, *_):
-        formula = self.function.currentData() == FORMULA
-        self.formula.setVisible(formula)
-        self.domain.setVisible(formula)
-        if not formula:
-            s = BUILTINS[self.function.currentData()]
-            self.log_scale.setChecked(s.log_scale)
-        self.starts = []
-        self.schedule()
-
-    def _select_optimizer(self, item, *_):
-        if item is None:
-            return
-        oid = item.data(QtCore.Qt.ItemDataRole.UserRole)
-        entry = OPTIMIZERS.get(oid)
-        self.opt_title.setText(f"<b>{entry.name}</b> — {entry.description}")
-        self.opt_title.setWordWrap(True)
-        self.opt_form.set_entry(entry, self.opt_values[oid])
-
-    def _opt_values_changed(self, values: dict):
-        item = self.optimizers.currentItem()
-        if item is not None:
-            self.opt_values[item.data(QtCore.Qt.ItemDataRole.UserRole)] = values
-            self.schedule()
-
-    def _same_lr(self):
-        lr = self.opt_form.values().get("lr")
-        for values in self.opt_values.values():
-            values["lr"] = lr
-        self.schedule()
-
-    def _reset_starts(self):
-        self.starts = []
-        self.schedule()
-
-    def current_surface(self):
-        """Return the chosen Surface, or raise UserError for a bad formula or domain."""
-        if self.function.currentData() == FORMULA:
-            text = self.formula.text()
-            surface = get_surface(text)
-            if self.domain.text().strip():
-                surface = get_surface(text, parse_domain(self.domain.text(), surface.dims))
-            return surface
-        return get_surface(self.function.currentData())
-
     def recompute(self) -> None:
-        """Recompute every path from the controls and redraw; errors are shown inline, drawings kept."""
+        """Validate the controls into the model and start the paths job; errors are shown inline, drawings kept."""
         try:
-            surface = self.current_surface()
-            ids = self.checked_optimizers()
-            if not ids:
-                raise UserError("tick at least one optimizer")
-            specs = [PathSpec(i, self.opt_values[i]) for i in ids]
-            starts = [s for s in self.starts if len(s) == surface.dims] or [surface.default_start]
-            paths = compute_paths(
-                surface, specs, starts, self.steps.value(), self.scheduler.current_id(), self.scheduler.values()
-            )
+            settings = self.controls.read_settings()
+            surface = settings.surface()
+            specs = settings.specs()
+            starts = settings.start_points(surface)
         except UserError as err:
-            self.error.setText(str(err))
-            self.error.show()
+            self.controls.errors.show(err)
             return
-        self.error.hide()
-        self.surface, self.paths, self.starts = surface, paths, starts
+        self.controls.errors.clear()
+        self._writing = True
+        try:
+            self.experiment.surface = settings
+        finally:
+            self._writing = False
+        if self._job is not None:
+            self._job.stop()  # the newest edit wins
+        sched, sched_params, steps = settings.scheduler, settings.scheduler_params, settings.steps
+        self._job = self.runner.start(
+            "surface",
+            lambda token: scene_job(surface, specs, starts, steps, sched, sched_params, token=token),
+            on_done=self._scene_done,
+        )
+
+    def _scene_done(self, handle) -> None:
+        if handle is not self._job:
+            return  # a newer job replaced this one
+        self._job = None
+        if handle.error is not None:
+            self.controls.errors.show(handle.error)
+        elif handle.result is not None:
+            self.draw_scene(handle.result)
+
+    def draw_scene(self, scene: SurfaceScene) -> None:
+        """Draw a computed scene: contour (when the surface changed), paths, loss curves and the timeline."""
+        surface, paths = scene.surface, scene.paths
+        self.surface, self.paths = surface, paths
+        self.experiment.results.surface = SurfaceResult.from_paths(paths)
         self.description.setText(surface.description)
-        key = (surface.id, surface.formula, surface.domain, self.log_scale.isChecked())
+        log = self.log_scale.isChecked()
+        key = (surface.id, surface.formula, surface.domain, log)
         if key != self._surface_key:
-            xs, ys, z = surface.grid(300 if surface.dims == 2 else 800)
-            self.contour.set_surface(xs, ys, z, self.log_scale.isChecked(), surface.minima)
+            self.contour.set_surface(scene.xs, scene.ys, scene.z, log, surface.minima)
             self.map_plot.setTitle(surface.name)
             self.map_plot.setLabel("left", "y" if surface.dims == 2 else "f(x)")
             self._surface_key = key
-            self._grid = (xs, ys, z)
             if surface.dims == 1:
-                finite = z[np.isfinite(z)]
-                self.layer.bounds = (
-                    surface.domain[0],
-                    (float(finite.min()), float(finite.max())) if finite.size else (-1, 1),
-                )
                 self.map_plot.setRange(xRange=surface.domain[0], padding=0.02)
-            else:
-                self.layer.bounds = surface.domain
-        all_ids = OPTIMIZERS.ids()
-        colours = [style.colour(all_ids.index(p.optimizer)) for p in paths]
+        self.layer.bounds = scene.bounds
         names = [p.label for p in paths]
         self.legend.clear()
-        self.layer.set_paths(paths, colours, names)  # named lines join the legend by themselves
+        self.layer.set_paths(paths, scene.colours, names)  # named lines join the legend by themselves
         self.loss_chart.clear()
-        multi = len(starts) > 1
-        for p, c in zip(paths, colours):
+        multi = len({p.start_index for p in paths}) > 1
+        for p, c in zip(paths, scene.colours):
             name = f"{p.label} #{p.start_index + 1}" if multi else p.label
             self.loss_chart.set_series(name, np.arange(len(p.losses)), p.losses, c)
+        steps = max((len(p.losses) - 1 for p in paths), default=0)
+        steps = max(steps, self.steps.value())
         self.timeline.blockSignals(True)
-        self.timeline.setRange(0, self.steps.value())
-        self.timeline.setValue(self.steps.value())
+        self.timeline.setRange(0, steps)
+        self.timeline.setValue(steps)
         self.timeline.blockSignals(False)
-        self.starts_label.setText("; ".join("(" + ", ".join(f"{c:.3g}" for c in s) + ")" for s in starts))
+        self.controls.show_starts(sorted({p.start for p in paths}, key=[p.start for p in paths].index))
         self.show_step(self.timeline.value())
         self.recomputed.emit()
 
@@ -423,7 +255,7 @@ class SurfaceView(QtWidgets.QWidget):
 
     def add_start(self, point: tuple[float, ...], keep_others: bool = False) -> None:
         """Start the paths at ``point``; with ``keep_others`` it is one more start."""
-        self.starts = (self.starts if keep_others else []) + [tuple(float(c) for c in point)]
+        self.controls.starts = (self.controls.starts if keep_others else []) + [tuple(float(c) for c in point)]
         self.recompute()
 
     def _hovered(self, pos):

@@ -1,0 +1,142 @@
+"""The training tab's right side: status line, loss/accuracy and learning-rate charts, and the side panel
+(decision regions for 2-D data, confusion matrix and test images for image data). Fed only by snapshots."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from gui.charts import style
+from gui.charts.chart_set import ChartSet
+from gui.charts.curves import ConfusionMatrix, DecisionMap, ImageGrid, LineChart, TwinChart
+
+
+class TrainingPanels(QtWidgets.QWidget):
+    """Chart items created once; ``draw(snapshot)`` updates only what changed since the last call."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        status = QtWidgets.QHBoxLayout()
+        self.status_label = QtWidgets.QLabel("idle")
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setFormat("batch %v / %m")
+        self.progress.setToolTip("Progress within the current epoch")
+        status.addWidget(self.status_label, 1)
+        status.addWidget(self.progress)
+        layout.addLayout(status)
+        self.data_label = QtWidgets.QLabel()
+        self.data_label.setStyleSheet("color: #555;")
+        layout.addWidget(self.data_label)
+
+        charts = QtWidgets.QSplitter()
+        self.canvas = pg.GraphicsLayoutWidget()
+        self.twin = TwinChart(self.canvas.addPlot(row=0, col=0))
+        self.lr_chart = LineChart(self.canvas.addPlot(row=1, col=0), "learning rate", "epoch", "lr", legend=False)
+        self.canvas.ci.layout.setRowStretchFactor(0, 3)
+        self.canvas.ci.layout.setRowStretchFactor(1, 2)
+        self.side = QtWidgets.QStackedWidget()
+        self.decision_canvas = pg.GraphicsLayoutWidget()
+        self.decision_plot = self.decision_canvas.addPlot()
+        self.decision = DecisionMap(self.decision_plot)
+        self.image_canvas = pg.GraphicsLayoutWidget()
+        self.confusion_plot = self.image_canvas.addPlot(row=0, col=0)
+        self.confusion = ConfusionMatrix(self.confusion_plot)
+        self.samples_plot = self.image_canvas.addPlot(row=1, col=0)
+        self.samples = ImageGrid(self.samples_plot)
+        self.empty = QtWidgets.QLabel(
+            "Decision regions appear for 2-D data sets; a confusion matrix and test images for image sets."
+        )
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        for w in (self.empty, self.decision_canvas, self.image_canvas):
+            self.side.addWidget(w)
+        cache = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
+        for plot in (self.decision_plot, self.confusion_plot):
+            for axis in ("left", "bottom"):
+                plot.getAxis(axis).setCacheMode(cache)  # their ranges rarely change: blit instead of repaint
+        charts.addWidget(self.canvas)
+        charts.addWidget(self.side)
+        charts.setSizes([600, 500])
+        layout.addWidget(charts, 1)
+
+        self.charts = ChartSet(self)
+        self.charts.add("loss_accuracy", self.twin.plot, self.twin.table)
+        self.charts.add("learning_rate", self.lr_chart.plot, self.lr_chart.table)
+        self.charts.add("decision_regions", self.decision_plot, self.decision.table)
+        self.charts.add("confusion_matrix", self.confusion_plot, self.confusion.table)
+        self.charts.add("test_images", self.samples_plot, self.samples.table)
+        self._drawn: dict = {}
+        self._show_side(None)
+        self._warm_up_image_panels()
+
+    def _warm_up_image_panels(self) -> None:
+        """Draw the image panels once with placeholders: their first layout and paint (fonts, 136 labels)
+        take ~90 ms, which would otherwise stall the window in the middle of the first epoch."""
+        labels = [str(k) for k in range(10)]
+        self.confusion.set_matrix(np.zeros((10, 10), dtype=int), labels)
+        zeros = np.zeros(36, dtype=int)
+        self.samples.set_samples(np.zeros((36, 28 * 28)), zeros, zeros, (28, 28), labels)
+        self.image_canvas.resize(600, 800)
+        self.image_canvas.grab()
+
+    def clear(self) -> None:
+        """Forget the drawn run (a new one starts)."""
+        self._drawn = {}
+        self.draw_history([])
+        self._show_side(None)
+
+    def draw_history(self, history) -> None:
+        """Draw loss, accuracy and learning-rate curves of these EpochRecords."""
+        self.twin.set_history(history)
+        epochs = [h.epoch for h in history[1:]]
+        self.lr_chart.set_series("lr", epochs, [h.lr for h in history[1:]], style.PALETTE[2])
+        if history:
+            self.lr_chart.fit_y()
+
+    def draw(self, s) -> None:
+        """Redraw from a TrainingSnapshot: curves when new epochs arrived, panels when new visuals did."""
+        if s.records != self._drawn.get("records"):
+            self.draw_history(s.history[: s.records])
+        v = s.visuals
+        self._show_side(v)
+        if v is not None and v is not self._drawn.get("visuals"):
+            if v.points is not None and self._drawn.get("points") is not v.points:
+                self.decision.set_data(*v.points)
+            if v.points is not None and v.decision is not None:
+                self.decision.set_regions(*v.decision)
+                self.decision_plot.setTitle(f"decision regions after epoch {v.epoch}")
+            if v.confusion is not None:
+                matrix, labels, per = v.confusion
+                self.confusion.set_matrix(matrix, labels)
+                worst = int(np.nanargmin(per)) if np.isfinite(per).any() else 0
+                self.confusion_plot.setTitle(
+                    f"confusion matrix (rows true, columns predicted) — weakest class: {labels[worst]} {per[worst]:.0%}"
+                )
+            if v.samples is not None:
+                self.samples.set_samples(*v.samples)
+        self._drawn = {"records": s.records, "visuals": v, "points": v.points if v is not None else None}
+
+    def draw_status(self, s, status: str) -> None:
+        """Show the status line: state, epoch, speed, time, device and training path."""
+        done = s.history[s.records - 1].epoch if s.records else 0
+        self.progress.setMaximum(max(1, s.batches))
+        self.progress.setValue(min(s.batch, max(1, s.batches)))
+        rate = f"{s.samples_per_s:,.0f} samples/s" if s.samples_per_s else "—"
+        self.status_label.setText(
+            f"<b>{status}</b> · epoch {done}/{s.epochs} · {rate} · {s.elapsed:.1f} s · {s.device or '—'}"
+            + (f" · {s.path}" if s.path else "")
+        )
+        self.data_label.setText(s.data_summary)
+
+    def _show_side(self, visuals) -> None:
+        # the stack switches panels; hiding a plot inside a pyqtgraph layout would collapse its cell for good
+        if visuals is not None and visuals.points is not None:
+            self.side.setCurrentWidget(self.decision_canvas)
+        elif visuals is not None and (visuals.samples is not None or visuals.confusion is not None):
+            self.side.setCurrentWidget(self.image_canvas)
+        else:
+            self.side.setCurrentWidget(self.empty)
