@@ -221,3 +221,42 @@ def test_start_up_process_survives_a_corrupt_settings_file(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     assert b"Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_closing_the_window_mid_way_through_a_slow_batch_takes_under_a_second(qtbot, tmp_path):
+    """One full batch of a 64-60000-10 network takes seconds; Close still ends every job within 1 s."""
+    w = MainWindow(QtCore.QSettings(str(tmp_path / "slow.ini"), QtCore.QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    form = w.training.form
+    form.dataset.setCurrentIndex(form.dataset.findData("digits"))
+    form.layers.setText("64,60000,10")
+    form.batch_size.setValue(0)  # the whole training set in one batch
+    form.epochs.setValue(5)
+    w.training.run()
+    qtbot.waitUntil(lambda: w.training.status == "running", timeout=60000)
+    qtbot.wait(300)  # inside the batch
+    start = __import__("time").perf_counter()
+    w.close()
+    elapsed = __import__("time").perf_counter() - start
+    assert elapsed < 1.0
+    assert all(not h.thread.is_alive() for h in w.runner.jobs)  # the job itself ended, not only the window
+
+
+def test_an_optimizer_race_uses_each_optimizers_own_colour(window, qtbot):
+    from engine.optimizers import optimizer_colour
+
+    c = window.compare
+    c.base_form.points.setValue(60)
+    c.base_form.epochs.setValue(2)
+    c.field1.setCurrentText("optimizer")
+    c.values1.setText("sgd,adam")
+    c.field2.setCurrentText("(none)")
+    with qtbot.waitSignal(c.finished, timeout=60000):
+        c.start()
+    drawn = {name: curve.opts["pen"].color().name() for name, curve in c.loss_chart.curves.items()}
+    assert drawn == {"sgd": optimizer_colour("sgd"), "adam": optimizer_colour("adam")}
+    # the same colour as the surface tab's swatch and path for Adam
+    window.surface.set_checked(["adam"])
+    qtbot.waitUntil(lambda: [p.optimizer for p in window.surface.paths] == ["adam"], timeout=5000)
+    assert window.surface.layer.items[0].line.opts["pen"].color().name() == optimizer_colour("adam")

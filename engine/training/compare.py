@@ -17,6 +17,7 @@ import numpy as np
 
 from engine.errors import UserError
 from engine.jobs import run_job
+from engine.optimizers import optimizer_colour
 from engine.training.checks import GROUP_FIELDS
 from engine.training.config import TrainConfig
 from engine.training.records import HISTORY_COLUMNS, EpochRecord
@@ -233,3 +234,14 @@ def seed_curves(
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (no test set) are expected
             curves.append(SeedCurve(label, runs, epochs, np.nanmean(arr, 0), np.nanmin(arr, 0), np.nanmax(arr, 0)))
     return curves
+
+
+def curve_colour(label: dict, varied: list[str]) -> str | None:
+    """Return the optimizer's own colour when the optimizer is the only varied field, else None (use the palette).
+
+    One colour per optimizer everywhere: Adam is the same colour on the surface map, in the window's comparison
+    and in compare_loss.png.
+    """
+    if list(varied) == ["optimizer"] and "optimizer" in label:
+        return optimizer_colour(str(label["optimizer"]))
+    return None

@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from engine.training.compare import metric, seed_curves, summary_table
+from engine.training.compare import curve_colour, metric, seed_curves, summary_table
 from engine.training.smoothing import moving_average
 from gui.charts import style
 from gui.charts.chart_set import ChartSet
@@ -63,8 +63,10 @@ class ComparisonPanels(QtWidgets.QWidget):
                 band = (c.low[first:], c.high[first:]) if c.low is not None else None
                 label = " · ".join(str(v) for v in c.runs[0].label.values()) or c.name  # field names are in the title
                 label += " (diverged)" if any(r.diverged_at for r in c.runs) else ""
-                dashed = k >= len(style.PALETTE)  # past the palette, colours repeat: dash the second round
-                chart.set_series(label, c.epochs[first:], c.mean[first:], style.colour(k), dashed=dashed, band=band)
+                own = curve_colour(c.runs[0].label, varied)
+                dashed = own is None and k >= len(style.PALETTE)  # past the palette, colours repeat: dash them
+                colour = own or style.colour(k)
+                chart.set_series(label, c.epochs[first:], c.mean[first:], colour, dashed=dashed, band=band)
         self.lr_chart.fit_y()
         if heavy:
             self._draw_grid(results, varied, lkey, smoothing)
