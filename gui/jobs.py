@@ -14,6 +14,7 @@ too: see engine/training, which splits a huge batch into chunks with a checkpoin
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import traceback
@@ -151,7 +152,12 @@ class JobRunner(QtCore.QObject):
     def poll(self) -> None:
         """Deliver new snapshots and finished jobs to their callbacks (GUI thread)."""
         for handle in list(self.jobs):
-            if handle.deliver():
+            try:
+                ended = handle.deliver()
+            except Exception as err:  # noqa: BLE001 - a drawing bug must not print a traceback at the user
+                print(f"Descent Lab: internal error while showing job {handle.name}: {err!r}", file=sys.stderr)
+                ended = handle.done
+            if ended:
                 self.jobs.remove(handle)
                 self.job_done.emit(handle)
         if not self.jobs:

@@ -181,6 +181,13 @@ def test_opened_result_is_drawn_without_training(qtbot):
     again = TrainingView(exp)
     qtbot.addWidget(again)
     assert drawn_epochs(again) == [0, 1, 2, 3] and again.status == "finished" and again.trainer is None
+    assert "restored" in again.status_label.text() and "epoch 3/3" in again.status_label.text()
+    # the decision regions come back from the saved weights: the same picture as after training
+    qtbot.waitUntil(lambda: again.side.currentWidget() is again.decision_canvas, timeout=10000)
+    qtbot.waitUntil(lambda: again.decision.image.image is not None, timeout=10000)
+    import numpy as np
+
+    assert np.array_equal(again.decision.image.image, first.decision.image.image)
     first.shutdown()
     again.shutdown()
 

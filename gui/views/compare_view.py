@@ -7,6 +7,7 @@ Training tab" is an explicit choice. Runs train as an engine job on the shared J
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from PySide6 import QtCore, QtWidgets
 
@@ -57,6 +58,9 @@ class CompareView(QtWidgets.QWidget):
         self.preset = QtWidgets.QComboBox()
         self.preset.addItem("Presets…")
         self.preset.addItems(list(PRESETS))
+        # long preset names must not widen the panel past the window's left column
+        self.preset.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.preset.setMinimumContentsLength(16)
         self.preset.setToolTip(
             "Reproduce a seed notebook's comparison (sets this comparison's base, not the Training tab)"
         )
@@ -211,8 +215,10 @@ class CompareView(QtWidgets.QWidget):
         """Validate the controls into ``experiment.comparison``; a bad field is named, nothing is lost."""
         if getattr(self, "_showing", False):
             return
+        self.preset.setCurrentIndex(0)  # edited by hand: no longer the preset it came from
         try:
             spec = self.read_spec()
+            spec.to_comparison()  # every run's configuration is checked while typing, not only at Run
         except UserError as err:
             self.errors.show(err)
             return
@@ -232,7 +238,7 @@ class CompareView(QtWidgets.QWidget):
             return
         spec = load_section(ComparisonSpec, preset_spec(self.preset.itemText(index)), "comparison")
         self.experiment.comparison = spec  # the model event shows it; the Training tab is not touched
-        self.preset.setCurrentIndex(0)
+        self.errors.clear()
 
     def copy_training_base(self) -> None:
         """Make the Training tab's configuration this comparison's base."""
@@ -285,7 +291,8 @@ class CompareView(QtWidgets.QWidget):
             heavy = now - self._heavy_at >= HEAVY_EVERY_S
             self._heavy_at = now if heavy else self._heavy_at
             self._redrawn_at = now
-            self.results = list(s.runs)
+            # the worker appends to these histories while we draw: draw from a copy taken now
+            self.results = [replace(r, history=list(r.history)) for r in s.runs]
             self.redraw(heavy)
 
     def _on_done(self, handle) -> None:

@@ -193,8 +193,8 @@ class SurfaceView(QtWidgets.QWidget):
             self.map_plot.setTitle(surface.name)
             self.map_plot.setLabel("left", "y" if surface.dims == 2 else "f(x)")
             self._surface_key = key
-            if surface.dims == 1:
-                self.map_plot.setRange(xRange=surface.domain[0], padding=0.02)
+            # a new surface brings its own view: the previous one's ranges would hide this one's minima
+            self.map_plot.setRange(xRange=scene.bounds[0], yRange=scene.bounds[1], padding=0.02)
         self.layer.bounds = scene.bounds
         names = [p.label for p in paths]
         self.legend.clear()

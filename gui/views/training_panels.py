@@ -101,7 +101,11 @@ class TrainingPanels(QtWidgets.QWidget):
         """Redraw from a TrainingSnapshot: curves when new epochs arrived, panels when new visuals did."""
         if s.records != self._drawn.get("records"):
             self.draw_history(s.history[: s.records])
-        v = s.visuals
+        self.draw_visuals(s.visuals)
+        self._drawn["records"] = s.records
+
+    def draw_visuals(self, v) -> None:
+        """Redraw the side panel from Visuals (decision regions, or confusion matrix and test images)."""
         self._show_side(v)
         if v is not None and v is not self._drawn.get("visuals"):
             if v.points is not None and self._drawn.get("points") is not v.points:
@@ -118,19 +122,35 @@ class TrainingPanels(QtWidgets.QWidget):
                 )
             if v.samples is not None:
                 self.samples.set_samples(*v.samples)
-        self._drawn = {"records": s.records, "visuals": v, "points": v.points if v is not None else None}
+        self._drawn.update(visuals=v, points=v.points if v is not None else None)
 
     def draw_status(self, s, status: str) -> None:
         """Show the status line: state, epoch, speed, time, device and training path."""
         done = s.history[s.records - 1].epoch if s.records else 0
         self.progress.setMaximum(max(1, s.batches))
-        self.progress.setValue(min(s.batch, max(1, s.batches)))
+        # between epochs the counter reads 0; a finished epoch is a full bar, not "batch 0 / n"
+        batch = s.batches if s.batch == 0 and done > 0 else s.batch
+        self.progress.setValue(min(batch, max(1, s.batches)))
         rate = f"{s.samples_per_s:,.0f} samples/s" if s.samples_per_s else "—"
         self.status_label.setText(
             f"<b>{status}</b> · epoch {done}/{s.epochs} · {rate} · {s.elapsed:.1f} s · {s.device or '—'}"
             + (f" · {s.path}" if s.path else "")
         )
         self.data_label.setText(s.data_summary)
+
+    def draw_restored(self, result, status: str) -> None:
+        """Show a run restored from an experiment file: its curves, and a status line that says so."""
+        records = result.records()
+        self.draw_history(records)
+        last = records[-1].epoch if records else 0
+        epochs = result.config.get("epochs", last)
+        self.status_label.setText(
+            f"<b>{status}</b> · epoch {last}/{epochs} · restored from the experiment file (not retrained)"
+            + (f" · {result.path}" if result.path else "")
+        )
+        self.progress.setMaximum(1)
+        self.progress.setValue(1 if last else 0)
+        self.data_label.setText(result.data_summary)
 
     def _show_side(self, visuals) -> None:
         # the stack switches panels; hiding a plot inside a pyqtgraph layout would collapse its cell for good

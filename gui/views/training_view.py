@@ -12,6 +12,7 @@ from PySide6 import QtCore, QtWidgets
 
 from engine.errors import UserError
 from engine.experiment import Experiment, TrainingResult, TrainingSettings
+from engine.training.config import TrainConfig
 from engine.training.jobs import prepare_job, train_job
 from gui.charts import style
 from gui.jobs import JobRunner
@@ -261,10 +262,24 @@ class TrainingView(QtWidgets.QWidget):
             self._start(queued)
 
     def show_result(self, result: TrainingResult) -> None:
-        """Draw a saved run's history (from an opened experiment) without training."""
-        self.panels.draw_history(result.records())
-        self.panels.data_label.setText(result.data_summary)
-        self._set_status("finished" if result.diverged_at is None else "diverged")
+        """Draw a saved run (from an opened experiment) without training: its curves, and its decision regions
+        or confusion matrix recomputed from the saved weights in the background."""
+        self.trainer = None
+        self.panels.clear()
+        status = "finished" if result.diverged_at is None else "diverged"
+        self.panels.draw_restored(result, status)
+        self._set_status(status)
+        if not result.weights:
+            return
+        try:
+            config = TrainConfig.from_dict(result.config).validated()
+        except UserError:
+            return  # the curves are shown; the side panel needs a configuration that still validates
+        self.runner.start(
+            "restore",
+            lambda token: prepare_job(config, token, init_weights=result.weights),
+            on_snapshot=lambda s: self.panels.draw_visuals(s.visuals) if s.visuals is not None else None,
+        )
 
     # -- status -------------------------------------------------------------------------------------------
     def _set_status(self, status: str) -> None:
@@ -282,6 +297,10 @@ class TrainingView(QtWidgets.QWidget):
         can_train = self._config_ok and not busy and not (self.trainer is not None and self.trainer.finished)
         self.step_button.setEnabled(can_train or (ended and self._config_ok))
         self.run_button.setEnabled(can_train or (ended and self._config_ok))
+        finished = self.trainer is not None and self.trainer.finished
+        why = "This run is finished: Reset, or change a setting, to start a new one. " if finished else ""
+        self.run_button.setToolTip(why + "Train to the last epoch (Space toggles Run/Pause)")
+        self.step_button.setToolTip(why + "Train one epoch, then stop (Right arrow)")
         self.pause_button.setEnabled(busy)
         self.stop_button.setEnabled(busy or self._status == "paused")
         self.reset_button.setEnabled(self._config_ok)
