@@ -194,7 +194,8 @@ class SurfaceView(QtWidgets.QWidget):
             self.map_plot.setLabel("left", "y" if surface.dims == 2 else "f(x)")
             self._surface_key = key
             # a new surface brings its own view: the previous one's ranges would hide this one's minima
-            self.map_plot.setRange(xRange=scene.bounds[0], yRange=scene.bounds[1], padding=0.02)
+            padding = 0.0 if surface.dims == 2 else 0.04  # the contour fills the map; a curve gets a margin
+            self.map_plot.setRange(xRange=scene.bounds[0], yRange=scene.bounds[1], padding=padding)
         self.layer.bounds = scene.bounds
         names = [p.label for p in paths]
         self.legend.clear()
