@@ -232,3 +232,15 @@ def test_engine_fields_are_printed_as_flags(field, flag):
     assert flag_for(field) == flag
     assert error_line(UserError("is wrong", field)) == f"error: {flag}: is wrong"
     assert error_line(UserError("plain")) == "error: plain"
+
+
+def test_an_optimizer_race_png_uses_each_optimizers_own_colour(tmp_path):
+    """compare_loss.png draws Adam in Adam's registry colour, as the window and the surface map do."""
+    from engine.optimizers import optimizer_colour
+
+    out = tmp_path / "race"
+    assert main(["compare", "--points", "60", "--epochs", "3", "--vary", "optimizer=sgd,adam", "--out", str(out)]) == 0
+    image = QtGui.QImage(str(out / "compare_loss.png"))
+    seen = {image.pixelColor(x, y).name() for x in range(0, image.width(), 2) for y in range(0, image.height(), 2)}
+    assert optimizer_colour("adam") in seen and optimizer_colour("sgd") in seen
+    assert "#ff7f0e" not in seen  # the palette's second colour, which index-based colouring would have given adam

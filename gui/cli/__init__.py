@@ -1,6 +1,11 @@
 """The headless command line: `surface`, `train` and `compare`, a thin controller over engine/.
 
-Every failure the user can cause ends in one line on stderr and a non-zero exit, never a traceback.
+Every failure the user can cause ends in one line on stderr and a non-zero exit, never a traceback; Ctrl+C
+stops the running job cleanly (exit 130, nothing written). Each command can run a saved experiment
+(``--experiment FILE``), and writes experiment.json, which the window opens with its charts.
+
+Modules: ``flags`` (how errors name flags; the leaf), ``driver`` (jobs, Ctrl+C, progress bars, experiment
+files), ``options`` (the training options `train` and `compare` share), and one module per command.
 """
 
 from __future__ import annotations
@@ -10,10 +15,12 @@ import re
 import sys
 
 from engine.errors import UserError
+from gui.cli.flags import error_line, flag_for, parse_assignments
+
+__all__ = ["build_parser", "error_line", "flag_for", "parse_assignments", "run_cli"]
 
 _NEGATIVE = re.compile(r"^-[\d.]")
 _VALUE_OPTIONS = {"--start", "--domain", "--set", "--sched-set", "--vary", "--lr"}
-_HINTS = {"data_dir": "pass --data-dir DIR, or --download"}  # for the data files not being found
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,42 +42,9 @@ def _join_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
-def parse_assignments(items: list[str], what: str) -> list[tuple[str, str]]:
-    """Return (key, value) pairs from 'key=value' strings, or raise UserError naming the bad one."""
-    pairs = []
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise UserError(f"{what} {item!r} must look like name=value")
-        pairs.append((key.strip(), value.strip()))
-    return pairs
-
-
-def flag_for(field: str) -> str:
-    """Return the command-line option that sets an engine field: ``batch_size`` -> ``--batch-size``.
-
-    ``optimizer_params.X`` is ``--set X`` (``--lr`` for the rate), ``scheduler_params.X`` is ``--sched-set X``.
-    """
-    head, _, rest = field.partition(".")
-    if head == "optimizer_params" and rest:
-        return "--lr" if rest == "lr" else f"--set {rest}"
-    if head == "scheduler_params" and rest:
-        return f"--sched-set {rest}"
-    return "--" + field.replace("_", "-")
-
-
-def error_line(err: UserError) -> str:
-    """Return the one line printed for ``err``: ``error: --flag: message``, plus a hint where one helps."""
-    from engine.data.idx import FilesNotFound
-
-    if not err.field:
-        return f"error: {err.message}"
-    hint = _HINTS.get(err.field) if isinstance(err, FilesNotFound) else None
-    return f"error: {flag_for(err.field)}: {err.message}" + (f" ({hint})" if hint else "")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with its three sub-commands."""
+    from gui.cli import compare as cli_compare
     from gui.cli import surface as cli_surface
     from gui.cli import train as cli_train
 
@@ -81,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="{surface,train,compare}")
     cli_surface.add_parser(sub)
-    cli_train.add_parsers(sub)
+    cli_train.add_parser(sub)
+    cli_compare.add_parser(sub)
     return parser
 
 
@@ -95,7 +70,7 @@ def run_cli(argv: list[str]) -> int:
             return 0
         return int(args.handler(args) or 0)
     except UserError as err:
-        print(error_line(err), file=sys.stderr)
+        print(" ".join(error_line(err).split("\n")), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

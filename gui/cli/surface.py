@@ -1,51 +1,92 @@
-"""`main.py surface`: optimizer paths on a loss surface, written as JSON, CSV and a PNG."""
+"""`main.py surface`: optimizer paths on a loss surface, written as JSON, CSV and a PNG, driven by paths_job.
+
+Without ``--experiment`` the defaults are the command line's own (peaks, sgd with its registry
+hyperparameters, 50 steps); with it, the file's surface settings, changed only by the options typed.
+"""
 
 from __future__ import annotations
 
 from engine.errors import UserError
+from engine.experiment import SurfaceResult, SurfaceSettings, load_section
+from engine.experiment_settings import FORMULA
 from engine.io import Staged, write_csv, write_json
+from engine.jobs import Token
 from engine.optimizers import OPTIMIZERS
-from engine.schedulers import SCHEDULERS
-from engine.surface.functions import get_surface, parse_domain, surface_ids
-from engine.surface.paths import PathSpec, compute_paths, parse_point
+from engine.schedulers import SCHEDULERS, resolve_scheduler
+from engine.surface.functions import BUILTINS, Surface, get_surface, parse_domain, surface_ids
+from engine.surface.paths import MAX_STEPS, parse_point, paths_job
+from gui.cli.driver import add_experiment_option, drive, load_file, progress, write_experiment
+from gui.cli.flags import Source, parse_assignments
+
+SURFACE_TAB = 0
+CLI_STEPS = 50
+WORDS = {
+    "function": "--function",
+    "formula": "--function",
+    "domain": "--domain",
+    "starts": "--start",
+    "steps": "--steps",
+    "optimizers": "--optimizers",
+    "optimizer": "--optimizers",
+    "scheduler": "--scheduler",
+    "log": "--log",
+}
 
 
 def add_parser(sub) -> None:
-    """Register the `surface` sub-command."""
+    """Register the `surface` sub-command; returns nothing."""
     p = sub.add_parser(
         "surface",
         help="optimizer paths on a 1-D or 2-D loss surface",
-        description="Run optimizers on a loss surface and write paths.json, paths.csv and surface.png.",
+        description="Run optimizers on a loss surface and write paths.json, paths.csv, surface.png and "
+        "experiment.json. With --experiment FILE, run the file's surface settings; options given override them.",
     )
     p.add_argument(
-        "--function",
-        default="peaks",
-        help=f"built-in ({', '.join(surface_ids())}) or a formula in x[, y], e.g. 'x*sin(x**2)'",
+        "--function", help=f"built-in ({', '.join(surface_ids())}) or a formula in x[, y], e.g. 'x*sin(x**2)'"
     )
     p.add_argument(
         "--start",
         action="append",
-        default=[],
         metavar="X[,Y]",
         help="start point (repeat for several); default: the function's suggested start",
     )
-    p.add_argument("--optimizers", default="sgd", help=f"comma-separated ids: {', '.join(OPTIMIZERS.ids())}")
-    p.add_argument("--lr", type=str, default=None, help="learning rate for every optimizer (else each one's default)")
+    p.add_argument("--optimizers", help=f"comma-separated ids: {', '.join(OPTIMIZERS.ids())} (default sgd)")
+    p.add_argument("--lr", help="learning rate for every optimizer (else each one's default)")
     p.add_argument(
         "--set",
         action="append",
-        default=[],
         metavar="[OPT.]NAME=VALUE",
         help="a hyperparameter, for one optimizer (adam.beta1=0.8) or all that have it (momentum=0.5)",
     )
-    p.add_argument("--scheduler", default="none", help=f"one of {', '.join(SCHEDULERS.ids())}")
-    p.add_argument("--sched-set", action="append", default=[], metavar="NAME=VALUE", help="a scheduler parameter")
-    p.add_argument("--steps", type=str, default="50", help="number of optimizer steps (default 50)")
-    p.add_argument("--domain", default=None, metavar="XMIN,XMAX[,YMIN,YMAX]", help="drawing and divergence domain")
+    p.add_argument("--scheduler", help=f"one of {', '.join(SCHEDULERS.ids())} (default none)")
+    p.add_argument("--sched-set", action="append", metavar="NAME=VALUE", help="a scheduler parameter")
+    p.add_argument("--steps", help=f"number of optimizer steps (default {CLI_STEPS})")
+    p.add_argument("--domain", metavar="XMIN,XMAX[,YMIN,YMAX]", help="drawing and divergence domain")
     p.add_argument("--grid", type=str, default="300", help="contour grid points per axis (default 300)")
-    p.add_argument("--log", action="store_true", help="log-scale colours")
+    p.add_argument("--log", action="store_true", default=None, help="log-scale colours")
+    add_experiment_option(p)
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(handler=run)
+
+
+def flag_words(field: str) -> str:
+    """Return the surface option that sets ``field``: ``steps`` -> ``--steps``, ``hyperparameters.adam.beta1`` ->
+    ``--set adam.beta1`` (a value typed is named by the flag that set it: see ``hyperparameters``)."""
+    head, _, rest = field.partition(".")
+    if head == "hyperparameters" and rest:
+        return f"--set {rest}"
+    if head == "scheduler_params" and rest:
+        return f"--sched-set {rest}"
+    return WORDS.get(head, "--" + head.replace("_", "-"))
+
+
+def cli_defaults() -> SurfaceSettings:
+    """Return the command line's defaults as settings: peaks, sgd, every optimizer's registry values, 50 steps."""
+    return SurfaceSettings(
+        optimizers=["sgd"],
+        hyperparameters={oid: OPTIMIZERS.get(oid).defaults() for oid in OPTIMIZERS.ids()},
+        steps=CLI_STEPS,
+    )
 
 
 def _int(text: str, name: str, low: int, high: int) -> int:
@@ -58,49 +99,159 @@ def _int(text: str, name: str, low: int, high: int) -> int:
     return value
 
 
-def optimizer_specs(ids_text: str, lr: str | None, sets: list[tuple[str, str]]) -> list[PathSpec]:
-    """Return validated PathSpecs from '--optimizers', '--lr' and '--set' values."""
-    ids = [i.strip() for i in ids_text.split(",") if i.strip()]
-    if not ids:
-        raise UserError("--optimizers is empty")
-    for i in ids:
-        OPTIMIZERS.get(i)
-    targeted = {key.split(".", 1)[0] for key, _ in sets if "." in key}
-    for t in targeted:
-        if t not in ids:
-            raise UserError(f"--set names optimizer '{t}', which is not in --optimizers ({', '.join(ids)})")
-    specs = []
-    for i in ids:
-        entry = OPTIMIZERS.get(i)
-        values = {}
-        if lr is not None:
-            values["lr"] = lr
+def _surface(args, base: SurfaceSettings, source: Source) -> tuple[Surface, dict]:
+    """Return (the Surface, its function/formula/domain settings); a typed --domain applies to built-ins too."""
+    if args.function is not None:
+        text = args.function.strip()
+        source.type("function")
+        source.type("formula")
+    else:
+        text = base.formula if base.function == FORMULA else base.function
+    function, formula = (text, base.formula) if text in BUILTINS else (FORMULA, text)
+    if args.domain is not None:
+        domain = args.domain
+        source.type("domain")
+    else:
+        domain = "" if args.function is not None else base.domain  # a file's domain belongs to its function
+    applies = args.domain is not None or function == FORMULA  # as in the window, built-ins keep their own
+    try:
+        ranges = parse_domain(domain) if applies and domain.strip() else None
+    except UserError as err:
+        raise UserError(err.message, "domain") from None
+    try:
+        surface = get_surface(text)
+    except UserError as err:
+        raise UserError(err.message, "function" if function != FORMULA else "formula") from None
+    if ranges:
+        try:
+            surface = get_surface(text, ranges)
+        except UserError as err:
+            raise UserError(err.message, "domain") from None
+    return surface, {"function": function, "formula": formula, "domain": domain}
+
+
+def hyperparameters(args, ids: list[str], base: SurfaceSettings, source: Source) -> dict[str, dict]:
+    """Return every optimizer's hyperparameters: the base's, with --lr and --set applied to the chosen ``ids``.
+
+    Each value typed is checked with its registry rule, and recorded in ``source`` with the flag that set it
+    (``--lr``, ``--set adam.lr`` or ``--set momentum``), so that any later error names that flag.
+    """
+    sets = parse_assignments(args.set, "--set")
+    listed = "the experiment's optimizers" if args.optimizers is None and source.path else "--optimizers"
+    for key, _ in sets:
+        target = key.split(".", 1)[0] if "." in key else None
+        if target is not None and target not in ids:
+            raise UserError(f"--set names optimizer '{target}', which is not in {listed} ({', '.join(ids)})")
+    hyper = {oid: dict(values) for oid, values in base.hyperparameters.items()}
+    for oid in ids:
+        entry = OPTIMIZERS.get(oid)
+        typed = {"lr": (args.lr, "--lr")} if args.lr is not None else {}
         for key, value in sets:
             if "." in key:
                 target, name = key.split(".", 1)
-                if target == i:
-                    entry.param(name)
-                    values[name] = value
+                if target == oid:
+                    typed[name] = (value, f"--set {key}")
             elif any(p.name == key for p in entry.params):
-                values[key] = value
+                typed[key] = (value, f"--set {key}")
             elif not any(any(p.name == key for p in OPTIMIZERS.get(j).params) for j in ids):
                 raise UserError(f"--set {key}: none of {', '.join(ids)} has a parameter '{key}'")
-        specs.append(PathSpec(i, entry.resolve(values)))
-    return specs
+        for name, (value, flag) in typed.items():
+            source.type(f"hyperparameters.{oid}.{name}", flag)
+            try:
+                hyper[oid][name] = entry.param(name).coerce(value, oid)
+            except UserError as err:
+                raise UserError(err.message, f"hyperparameters.{oid}.{name}") from None
+    return hyper
+
+
+def _scheduler(args, base: SurfaceSettings, source: Source) -> tuple[str, dict, dict]:
+    """Return (scheduler id, its parameters checked, the parameters as paths.json records them)."""
+    sched = args.scheduler if args.scheduler is not None else base.scheduler
+    entry = SCHEDULERS.get(sched)
+    if args.scheduler is not None:
+        source.type("scheduler")
+    kept = dict(base.scheduler_params) if sched == base.scheduler else {}
+    if sched != base.scheduler:
+        source.type("scheduler_params")
+    typed = dict(parse_assignments(args.sched_set, "--sched-set"))
+    checked = dict(kept)
+    for key, value in typed.items():
+        source.type(f"scheduler_params.{key}")
+        try:
+            checked[key] = entry.param(key).coerce(value, entry.id)
+        except UserError as err:
+            raise UserError(err.message, f"scheduler_params.{key}") from None
+    try:
+        resolve_scheduler(sched, checked)
+    except UserError as err:
+        raise err.under("scheduler_params") from None
+    return sched, checked, {**kept, **typed}
+
+
+def surface_settings(args, base: SurfaceSettings, source: Source):
+    """Return (SurfaceSettings used, Surface, start points, scheduler params as typed, log scale or None).
+
+    ``base`` is the file's surface section or ``cli_defaults()``. Typed values are checked first, with the
+    command line's own messages; the model then checks the whole (an error names the flag or the file field).
+    """
+    surface, function = _surface(args, base, source)
+    if args.start is not None:
+        source.type("starts")
+        try:
+            starts = [parse_point(s, surface.dims) for s in args.start]
+        except UserError as err:
+            raise UserError(err.message, "starts") from None
+    else:
+        starts = list(base.starts)
+    if args.steps is not None:
+        source.type("steps")
+        steps = _int(args.steps, "steps", 1, MAX_STEPS)
+    else:
+        steps = base.steps
+    if args.optimizers is not None:
+        source.type("optimizers")
+        source.type("optimizer")
+        ids = [i.strip() for i in args.optimizers.split(",") if i.strip()]
+        if not ids:
+            raise UserError("--optimizers is empty")
+    else:
+        ids = list(base.optimizers)
+    for oid in ids:
+        OPTIMIZERS.get(oid)
+    hyper = hyperparameters(args, ids, base, source)
+    sched, sched_params, sched_typed = _scheduler(args, base, source)
+    log = True if args.log else (base.log if source.path is not None else None)
+    values = {
+        **function,
+        "log": bool(surface.log_scale) if log is None else log,
+        "optimizers": ids,
+        "hyperparameters": hyper,
+        "scheduler": sched,
+        "scheduler_params": sched_params,
+        "steps": steps,
+        "starts": starts,
+    }
+    settings = load_section(SurfaceSettings, values)
+    run_starts = starts if args.start is not None else settings.start_points(surface)
+    return settings, surface, run_starts, sched_typed, log
 
 
 def run(args) -> int:
-    """Compute the paths and write paths.json, paths.csv and surface.png into --out."""
-    from gui.cli import parse_assignments
-
-    domain = parse_domain(args.domain) if args.domain else None
-    surface = get_surface(args.function.strip(), domain)
-    starts = [parse_point(s, surface.dims) for s in args.start] or [surface.default_start]
-    steps = _int(args.steps, "steps", 1, 100_000)
-    grid = _int(args.grid, "grid", 20, 2000)
-    specs = optimizer_specs(args.optimizers, args.lr, parse_assignments(args.set, "--set"))
-    sched_params = dict(parse_assignments(args.sched_set, "--sched-set"))
-    paths = compute_paths(surface, specs, starts, steps, args.scheduler, sched_params)
+    """Compute the paths and write paths.json, paths.csv, surface.png and experiment.json; return 0."""
+    loaded = load_file(args)
+    source = Source(args.experiment, "surface", SurfaceSettings.model_fields, words=flag_words)
+    try:
+        settings, surface, starts, sched_params, log = surface_settings(
+            args, loaded.surface if loaded else cli_defaults(), source
+        )
+        grid = _int(args.grid, "grid", 20, 2000)
+        token = Token()
+        steps = settings.steps
+        job = paths_job(surface, settings.specs(), starts, steps, settings.scheduler, settings.scheduler_params, token)
+        with progress(steps, "surface", "step") as bar:
+            paths = drive(job, token, lambda p: bar.update(p.step - bar.n))
+    except UserError as err:
+        raise source.name(err) from None
     with Staged(args.out) as out:
         write_json(
             {
@@ -109,7 +260,7 @@ def run(args) -> int:
                 "dims": surface.dims,
                 "domain": [list(d) for d in surface.domain],
                 "minima": [{"point": list(m.point), "value": m.value, "kind": m.kind} for m in surface.minima],
-                "scheduler": {"id": args.scheduler, "params": sched_params},
+                "scheduler": {"id": settings.scheduler, "params": sched_params},
                 "steps": steps,
                 "runs": [p.to_dict() for p in paths],
             },
@@ -122,12 +273,13 @@ def run(args) -> int:
             for k, (pt, loss) in enumerate(zip(p.points.tolist(), p.losses.tolist()))
         )
         write_csv(["optimizer", "start_index", "step", *coords, "loss"], rows, out.path("paths.csv"))
+        write_experiment(out, loaded, SURFACE_TAB, "surface", settings, SurfaceResult.from_paths(paths))
         from gui.charts.render import render_surface
 
-        render_surface(surface, paths, out.path("surface.png"), grid=grid, log=args.log or None)
+        render_surface(surface, paths, out.path("surface.png"), grid=grid, log=log)
     for p in paths:
         end = ", ".join(f"{v:.4g}" for v in p.points[-1])
         state = f"diverged at step {p.diverged_at}" if p.diverged_at is not None else f"f = {p.losses[-1]:.6g}"
         print(f"{p.optimizer:>9} from start {p.start_index}: ends at ({end}), {state}")
-    print(f"wrote paths.json, paths.csv, surface.png to {out.out}")
+    print(f"wrote paths.json, paths.csv, surface.png, experiment.json to {out.out}")
     return 0
