@@ -27,6 +27,21 @@ from engine.errors import UserError
 from engine.jobs import Token
 
 POLL_MS = 33
+_collector = None
+
+
+def collect_garbage_in_gui_thread() -> None:
+    """Make Python's cycle collector run only in the GUI thread, on a timer; returns nothing.
+
+    Left automatic, a collection can start in a worker thread (any thread that allocates triggers it) and
+    destroy Qt objects there, e.g. a deleted form's spin boxes with their timers: Qt then aborts with "Timers
+    cannot be stopped from another thread" or crashes. pyqtgraph's GarbageCollector is the library's answer.
+    """
+    global _collector
+    if _collector is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _collector = GarbageCollector(interval=0.5)
 
 
 class JobHandle:
@@ -126,6 +141,7 @@ class JobRunner(QtCore.QObject):
 
     def __init__(self, parent: QtCore.QObject | None = None, interval_ms: int = POLL_MS):
         super().__init__(parent)
+        collect_garbage_in_gui_thread()
         self.jobs: list[JobHandle] = []
         self.timer = QtCore.QTimer(self, interval=interval_ms)
         self.timer.timeout.connect(self.poll)

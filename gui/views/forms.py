@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
+import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from engine.registry import Entry, Param
-
-
-def _decimals(p: Param) -> int:
-    return 6 if p.log or (p.high is not None and p.high <= 1) else 4
 
 
 class ParamForm(QtWidgets.QWidget):
@@ -26,12 +21,13 @@ class ParamForm(QtWidgets.QWidget):
         self.entry: Entry | None = None
         self.editors: dict[str, QtWidgets.QWidget] = {}
         self._quiet = False
+        self.typed: set[str] = set()  # the parameters the user edited by hand (kept when the entry changes)
 
     def set_entry(self, entry: Entry, values: dict | None = None, skip: tuple[str, ...] = ()) -> None:
         """Rebuild the editors for ``entry``, showing ``values`` (defaults where missing)."""
         while self.layout_.rowCount():
             self.layout_.removeRow(0)
-        self.entry, self.editors = entry, {}
+        self.entry, self.editors, self.typed = entry, {}, set()
         current = {**entry.defaults(), **(values or {})}
         for p in entry.params:
             if p.name in skip:
@@ -48,12 +44,12 @@ class ParamForm(QtWidgets.QWidget):
         if p.kind == "bool":
             w = QtWidgets.QCheckBox()
             w.setChecked(bool(value))
-            w.toggled.connect(self._emit)
+            w.toggled.connect(lambda *_, n=p.name: self._edited(n))
         elif p.kind == "choice":
             w = QtWidgets.QComboBox()
             w.addItems([str(c) for c in p.choices])
             w.setCurrentText(str(value))
-            w.currentTextChanged.connect(self._emit)
+            w.currentTextChanged.connect(lambda *_, n=p.name: self._edited(n))
         elif p.kind == "int":
             w = QtWidgets.QSpinBox()
             w.setRange(
@@ -61,18 +57,20 @@ class ParamForm(QtWidgets.QWidget):
                 int(min(p.high if p.high is not None else 10**9, 2**31 - 1)),
             )
             w.setValue(int(value))
-            w.valueChanged.connect(self._emit)
+            w.valueChanged.connect(lambda *_, n=p.name: self._edited(n))
         else:
-            w = QtWidgets.QDoubleSpinBox()
-            w.setDecimals(_decimals(p))
-            lo = p.low if p.low is not None else -1e9
-            hi = p.high if p.high is not None else 1e9
-            step = 10 ** -_decimals(p)
-            w.setRange(lo + (step if p.low_open else 0), hi - (step if p.high_open else 0))
-            w.setSingleStep(_step(float(value), p))
-            w.setValue(float(value))
-            w.valueChanged.connect(self._emit)
-            w.setKeyboardTracking(False)
+            # pyqtgraph's SpinBox keeps the exact value (1e-8 stays 1e-8: a QDoubleSpinBox with 6 decimals would
+            # round it to 0) and shows it in scientific notation where that is shorter; steps are relative (dec)
+            w = pg.SpinBox(
+                value=float(value),
+                bounds=(p.low, p.high),
+                dec=True,
+                step=0.5,
+                minStep=1e-12,
+                decimals=6,
+                compactHeight=False,
+            )
+            w.sigValueChanged.connect(lambda *_, n=p.name: self._edited(n))
         return w
 
     def values(self) -> dict:
@@ -84,7 +82,7 @@ class ParamForm(QtWidgets.QWidget):
             elif isinstance(w, QtWidgets.QComboBox):
                 out[name] = w.currentText()
             else:
-                out[name] = w.value()
+                out[name] = _plain(w.value())
         return out
 
     def set_values(self, values: dict) -> None:
@@ -103,17 +101,19 @@ class ParamForm(QtWidgets.QWidget):
             self._quiet = False
         self._emit()
 
+    def _edited(self, name: str) -> None:
+        if not self._quiet:
+            self.typed.add(name)
+        self._emit()
+
     def _emit(self, *_):
         if not self._quiet:
             self.changed.emit(self.values())
 
 
-def _step(value: float, p: Param) -> float:
-    if p.kind == "int":
-        return 1
-    if p.log and value > 0:
-        return 10 ** math.floor(math.log10(value))
-    return 0.05 if p.high is not None and p.high <= 1 else 0.1
+def _plain(value):
+    """Return a spin box's value as a plain int or float (pyqtgraph's SpinBox may hand back a Decimal)."""
+    return value if isinstance(value, (bool, int)) else float(value)
 
 
 class RegistryPicker(QtWidgets.QWidget):
@@ -139,7 +139,13 @@ class RegistryPicker(QtWidgets.QWidget):
         self._entry_changed()
 
     def _entry_changed(self, *_):
-        self.form.set_entry(self.registry.get(self.current_id()), skip=self.skip)
+        new = self.registry.get(self.current_id())
+        # what the user typed by hand survives the switch (a learning rate typed for SGD stays for Adam);
+        # values that were only defaults take the new entry's defaults
+        shared = {p.name for p in new.params}
+        kept = {k: v for k, v in self.form.values().items() if k in shared and k in self.form.typed}
+        self.form.set_entry(new, kept, skip=self.skip)
+        self.form.typed = set(kept)
         self.form.setVisible(bool(self.form.editors))
         self.changed.emit()
 

@@ -14,6 +14,7 @@ from gui.jobs import JobRunner
 from gui.views.compare_view import CompareView
 from gui.views.surface_view import SurfaceView
 from gui.views.training_view import TrainingView
+from gui.views.wheel_guard import install_wheel_guard
 
 MAX_RECENT = 8
 
@@ -26,6 +27,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setWindowTitle("Descent Lab")
         self.qsettings = settings or QtCore.QSettings("Descent Lab", "Descent Lab")
         self.tabs = QtWidgets.QTabWidget()
+        install_wheel_guard(QtWidgets.QApplication.instance())
         self.experiment = Experiment()
         self.runner = JobRunner(self)
         self.notice = ""
