@@ -1,5 +1,6 @@
 import time
 
+import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui
 
@@ -146,6 +147,11 @@ def test_divergence_is_shown(view, qtbot):
     view.run()
     wait_status(qtbot, view, "diverged")
     assert "Diverged" in view.error.text()
+    # the charts show where: the finite start is drawn as a dot, and a red line marks the divergence
+    xs, ys = view.twin.curves["train loss"].getData()
+    assert xs is not None and np.isfinite(ys).any()
+    assert view.twin.curves["train loss"].opts["symbol"] == "o"
+    assert view.twin.diverged.isVisible() and view.twin.diverged.value() == view.snapshot.diverged_at
 
 
 def test_form_rows_are_labelled(view):

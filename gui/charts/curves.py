@@ -232,9 +232,17 @@ class TwinChart:
             pen = pg.mkPen(
                 colour, width=2, style=QtCore.Qt.PenStyle.DashLine if dashed else QtCore.Qt.PenStyle.SolidLine
             )
-            curve = pg.PlotDataItem(pen=pen, connect="finite")  # unnamed: set_history manages the legend
-            box.addItem(curve)
+            curve = pg.PlotDataItem(pen=pen, connect="finite", symbolBrush=colour, symbolPen=colour, symbolSize=7)
+            box.addItem(curve)  # unnamed: set_history manages the legend
             self.curves[name] = curve
+        self.diverged = pg.InfiniteLine(
+            angle=90,
+            pen=pg.mkPen("#d00000", width=2, style=QtCore.Qt.PenStyle.DashLine),
+            label="diverged",
+            labelOpts={"position": 0.85, "color": "#b00000", "fill": (255, 255, 255, 210)},
+        )
+        self.diverged.hide()
+        plot.addItem(self.diverged, ignoreBounds=True)
 
     def _sync(self):
         self.right.setGeometry(self.plot.vb.sceneBoundingRect())
@@ -251,7 +259,10 @@ class TwinChart:
         ):
             ys = np.array([np.nan if getattr(h, attr) is None else getattr(h, attr) for h in history], dtype=float)
             curve = self.curves[name]
-            if np.isfinite(ys).any():
+            finite = int(np.isfinite(ys).sum())
+            if finite:
+                # a run that diverged at once has one or two finite points: dots, so they are seen at all
+                curve.setSymbol("o" if finite <= 2 else None)
                 curve.setData(epochs, ys, connect="finite")
                 curve.show()
                 if self.legend.getLabel(curve) is None:
@@ -262,6 +273,15 @@ class TwinChart:
                 self.legend.removeItem(curve)  # no test set: no empty legend entries
             self.data[name] = (epochs, ys)
         self._sync()
+
+    def set_diverged(self, epoch: int | None) -> None:
+        """Mark the epoch where the run diverged with a red dashed line and a label (None hides it)."""
+        if epoch is None:
+            self.diverged.hide()
+            return
+        self.diverged.setValue(epoch)
+        self.diverged.label.setFormat(f"diverged at epoch {epoch}")
+        self.diverged.show()
 
     def table(self) -> tuple[list[str], list[list]]:
         """Return (header, rows): epoch and the four series."""

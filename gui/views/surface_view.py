@@ -193,6 +193,10 @@ class SurfaceView(QtWidgets.QWidget):
             self.map_plot.setTitle(surface.name)
             self.map_plot.setLabel("left", "y" if surface.dims == 2 else "f(x)")
             self._surface_key = key
+            # the last reading belonged to the previous function
+            self.readout.setText(
+                "move over the map to read x, y, f" if surface.dims == 2 else "move over the map to read x, f"
+            )
             # a new surface brings its own view: the previous one's ranges would hide this one's minima
             padding = 0.0 if surface.dims == 2 else 0.04  # the contour fills the map; a curve gets a margin
             self.map_plot.setRange(xRange=scene.bounds[0], yRange=scene.bounds[1], padding=padding)

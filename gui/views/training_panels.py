@@ -87,6 +87,7 @@ class TrainingPanels(QtWidgets.QWidget):
         """Forget the drawn run (a new one starts)."""
         self._drawn = {}
         self.draw_history([])
+        self.twin.set_diverged(None)
         self._show_side(None)
 
     def draw_history(self, history) -> None:
@@ -101,6 +102,7 @@ class TrainingPanels(QtWidgets.QWidget):
         """Redraw from a TrainingSnapshot: curves when new epochs arrived, panels when new visuals did."""
         if s.records != self._drawn.get("records"):
             self.draw_history(s.history[: s.records])
+            self.twin.set_diverged(s.diverged_at)
         self.draw_visuals(s.visuals)
         self._drawn["records"] = s.records
 
@@ -142,6 +144,7 @@ class TrainingPanels(QtWidgets.QWidget):
         """Show a run restored from an experiment file: its curves, and a status line that says so."""
         records = result.records()
         self.draw_history(records)
+        self.twin.set_diverged(result.diverged_at)
         last = records[-1].epoch if records else 0
         epochs = result.config.get("epochs", last)
         self.status_label.setText(
