@@ -63,12 +63,17 @@ class PathItems:
         self.start.setZValue(12)
         self.end.setZValue(11)
         self.x = self.y = np.empty(0)
+        self.start_x: float | None = None
         self.diverged_at: int | None = None
         self.bounds = ((-np.inf, np.inf), (-np.inf, np.inf))
 
     def set_path(self, x: np.ndarray, y: np.ndarray, diverged_at: int | None) -> None:
-        """Store the whole path; nothing is drawn until show()."""
-        self.x, self.y, self.diverged_at = x, y, diverged_at
+        """Store the whole path's drawable (finite) points; nothing is drawn until show()."""
+        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        finite = np.isfinite(x) & np.isfinite(y)
+        # a 1-D path that starts where f is not a number has no point to draw: its start is kept for the marker
+        self.start_x = float(x[0]) if len(x) and np.isfinite(x[0]) else None
+        self.x, self.y, self.diverged_at = x[finite], y[finite], diverged_at
 
     def show(self, k: int | None = None) -> None:
         """Draw steps 0..k (all when k is None)."""
@@ -79,9 +84,12 @@ class PathItems:
         self.line.setData(x, y)
         self.start.setData(x[:1], y[:1])
         done = n == len(self.x)
-        if self.diverged_at is not None and done and n:
+        if self.diverged_at is not None and done and (n or self.start_x is not None):
             self.end.setData([], [])
-            bx, by = exit_point(x, y, self.bounds)
+            if n:
+                bx, by = exit_point(x, y, self.bounds)
+            else:  # not a number at the start itself: mark the start column at the middle of the map
+                bx, by = self.start_x, float(np.mean([v for v in self.bounds[1] if np.isfinite(v)] or [0.0]))
             self.blowup.setData([bx], [by])
             self.label.setText(f"{self.name} diverged at step {self.diverged_at}")
             self.label.setAnchor((1 if bx > np.mean(self.bounds[0]) else 0, 0 if by > np.mean(self.bounds[1]) else 1))
