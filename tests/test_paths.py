@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -124,3 +126,43 @@ def test_registry_entries_are_uniform():
         assert entry.name and entry.description and entry.params[0].name == "lr"
         for p in entry.params:
             assert p.coerce(p.default, entry.id) == p.default
+
+
+@pytest.mark.parametrize(
+    "text", ["log(x)", "1/x", "x**-1", "sqrt(x)", "sqrt(-x)", "9**9**9**x", "x*9**9**9**9", "log(x*y)", "x/y"]
+)
+def test_formulas_that_are_not_finite_somewhere_never_raise(text):
+    s = get_surface(text)
+    starts = [(-2.0, 0.0, 0.5, 1.8, 3.0)[i : i + s.dims] for i in range(4)]
+    specs = [PathSpec("sgd", {"lr": 0.1}), PathSpec("adam", {}), PathSpec("momentum", {"lr": 1.0})]
+    paths = compute_paths(s, specs, starts, 40)
+    assert len(paths) == len(specs) * len(starts)
+    for p in paths:
+        assert np.isfinite(p.points).all() and len(p.points) >= 1
+        if p.diverged_at is None:
+            assert len(p.points) == 41 and np.isfinite(p.losses).all()
+        if not np.isfinite(s.at(*p.start)):
+            assert p.diverged_at == 0 and len(p.points) == 1  # a start where f is not a number ends at once
+
+
+def test_a_start_where_the_value_is_not_finite_is_diverged_at_step_0():
+    s = get_surface("sqrt(x)")
+    (path,) = compute_paths(s, [PathSpec("adam", {})], [(-1.0,)], 10)
+    assert path.diverged_at == 0
+    assert path.points.tolist() == [[-1.0]] and np.isnan(path.losses[0]) and len(path.lrs) == 0
+
+
+def test_a_flat_formula_leaves_every_path_where_it_started():
+    s = get_surface("0*x + y - y")
+    paths = compute_paths(s, [PathSpec("sgd", {"lr": 0.1}), PathSpec("adam", {})], [(1.0, 2.0)], 20)
+    for p in paths:
+        assert p.diverged_at is None and (p.points == [1.0, 2.0]).all() and (p.grad_norms == 0).all()
+
+
+def test_a_surface_whose_function_ignores_its_input_does_not_raise():
+    # formulas without x or y are refused, but a Surface built in code may still be constant
+    s = replace(get_surface("peaks"), fn=lambda x, y: torch.tensor(2.0, dtype=torch.float64))
+    (path,) = compute_paths(s, [PathSpec("adam", {})], [(0.5, 0.5)], 5)
+    assert path.diverged_at is None and (path.points == [0.5, 0.5]).all() and (path.losses == 2.0).all()
+    assert s.gradient(0.5, 0.5) == (0.0, 0.0) and s.at(0.5, 0.5) == 2.0
+    assert (s.grid(10)[2] == 2.0).all()

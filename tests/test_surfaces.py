@@ -99,3 +99,31 @@ def test_bad_domains_are_refused(text):
 def test_unknown_name_suggests_the_builtins():
     with pytest.raises(UserError, match="peaks"):
         get_surface("peeks")
+
+
+@pytest.mark.parametrize("text", ["x-y", "-x", "e-x", "pi-x", "x--y"])
+def test_formulas_made_of_letters_and_dashes_are_formulas(text):
+    # 'x-y' used to be taken for a misspelt built-in name ("unknown function 'x-y'")
+    s = get_surface(text)
+    assert s.id == "formula" and s.formula == text
+
+
+@pytest.mark.parametrize("text, fragment", [("peeks", "unknown function 'peeks'"), ("six-hump", "unknown function")])
+def test_misspelt_builtins_are_still_named_as_such(text, fragment):
+    with pytest.raises(UserError, match=fragment):
+        get_surface(text)
+
+
+@pytest.mark.parametrize("text", ["2", "pi", "e", "0/0", "log(-1)"])
+def test_a_constant_formula_is_refused(text):
+    with pytest.raises(UserError, match="no x or y"):
+        get_surface(text)
+
+
+@pytest.mark.parametrize("text", ["1/x", "x*9**9**9**9", "9**9**9**x", "sqrt(x)", "log(x*y)", "x**-1"])
+def test_grid_is_finite_or_nan_where_the_formula_is_not(text):
+    s = get_surface(text)
+    xs, ys, z = s.grid(3, ((-1.0, 1.0),) * s.dims)  # -1, 0, 1
+    assert not np.isinf(z).any()
+    assert np.isnan(z).any()
+    assert z.shape == ((3,) if s.dims == 1 else (3, 3))

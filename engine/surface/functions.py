@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from engine.errors import UserError
-from engine.surface.formula import parse_formula
+from engine.surface.formula import CONSTANTS, FUNCTIONS, VARIABLES, parse_formula
 
 Fn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -44,7 +44,8 @@ class Surface:
         """Return f at each row of ``points`` (shape (..., dims)); differentiable with autograd."""
         x = points[..., 0]
         y = points[..., 1] if self.dims == 2 else torch.zeros_like(x)
-        return self.fn(x, y)
+        out = self.fn(x, y)
+        return out if out.shape == x.shape else torch.broadcast_to(out, x.shape)  # a constant f
 
     def at(self, *coords: float) -> float:
         """Return f at one point as a Python float."""
@@ -54,8 +55,11 @@ class Surface:
     def gradient(self, *coords: float) -> tuple[float, ...]:
         """Return the gradient of f at one point (autograd, float64)."""
         pt = torch.tensor([coords], dtype=torch.float64, requires_grad=True)
-        self.value(pt).sum().backward()
-        return tuple(float(g) for g in pt.grad[0])
+        value = self.value(pt)
+        if not value.requires_grad:  # f does not depend on the point: it is flat
+            return (0.0,) * len(coords)
+        (grad,) = torch.autograd.grad(value.sum(), pt)
+        return tuple(float(g) for g in grad[0])
 
     def grid(self, n: int = 400, domain=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return (xs, ys, Z) on an n-point grid per axis; Z[i, j] = f(xs[j], ys[i]) (row-major).
@@ -67,11 +71,11 @@ class Surface:
         with torch.no_grad():
             if self.dims == 1:
                 z = self.fn(xs, torch.zeros_like(xs))
-                return xs.numpy(), np.empty(0), _finite_or_nan(z)
+                return xs.numpy(), np.empty(0), _finite_or_nan(torch.broadcast_to(z, xs.shape))
             ys = torch.linspace(dom[1][0], dom[1][1], n, dtype=torch.float64)
             yy, xx = torch.meshgrid(ys, xs, indexing="ij")
             z = self.fn(xx, yy)
-        return xs.numpy(), ys.numpy(), _finite_or_nan(z)
+        return xs.numpy(), ys.numpy(), _finite_or_nan(torch.broadcast_to(z, xx.shape))
 
 
 def _finite_or_nan(z: torch.Tensor) -> np.ndarray:
@@ -240,9 +244,15 @@ def get_surface(name: str, domain: tuple[tuple[float, float], ...] | None = None
         if domain:
             surface = _with_domain(surface, domain)
         return surface
-    if name.replace("-", "").replace("_", "").isalpha() and name not in ("x", "y"):
-        raise UserError(f"unknown function '{name}'; choose from {', '.join(BUILTINS)} or type a formula in x and y")
-    formula = parse_formula(name)
+    try:
+        formula = parse_formula(name)
+    except UserError:
+        # 'peeks' or 'six-hump' is a misspelt built-in rather than a formula ('x-y' and '-x' are formulas)
+        if name.replace("-", "").replace("_", "").isalpha() and name not in (*VARIABLES, *CONSTANTS, *FUNCTIONS):
+            raise UserError(
+                f"unknown function '{name}'; choose from {', '.join(BUILTINS)} or type a formula in x and y"
+            ) from None
+        raise
     dom = domain or tuple([DEFAULT_FORMULA_DOMAIN] * formula.dims)
     return Surface(
         "formula",

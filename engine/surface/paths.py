@@ -156,7 +156,10 @@ def paths_job(
             x = positions.clone().requires_grad_(True)
             current = x.detach()
             value = surface.value(x)
-            (grad,) = torch.autograd.grad(value.sum(), x)
+            if value.requires_grad:
+                (grad,) = torch.autograd.grad(value.sum(), x)
+            else:  # f does not depend on the position (a flat surface): nothing moves
+                grad = torch.zeros_like(x)
             points[t] = current
             losses[t] = value.detach()
             gnorms[t] = grad.norm(dim=1)
