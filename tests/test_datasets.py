@@ -175,3 +175,148 @@ def test_csv_dataset(tmp_path):
     bad.write_text("a,label\n1,0\nx,1\n2,0\n")
     with pytest.raises(UserError, match="line 3"):
         load_dataset(f"csv:{bad}", target="label")
+
+
+# -- hostile files: each test below was once a traceback, a hang or silent garbage -------------------------------
+
+
+def _labels(n=20):
+    return bytes([0, 0, 8, 1]) + struct.pack(">I", n) + bytes(k % 10 for k in range(n))
+
+
+def _images_pair(folder, images: bytes, labels: bytes | None = None, gz=False):
+    folder.mkdir(exist_ok=True)
+    suffix = ".gz" if gz else ""
+    (folder / f"t10k-images-idx3-ubyte{suffix}").write_bytes(gzip.compress(images) if gz else images)
+    (folder / "t10k-labels-idx1-ubyte").write_bytes(_labels() if labels is None else labels)
+    return str(folder)
+
+
+@pytest.mark.parametrize(
+    "dims, message",
+    [
+        ((0x10000, 0x10000, 0x10000, 0x10000), "each side at most 4096"),  # the product wraps to 0 in int64
+        ((0x1000000, 1, 1), "16777216 items; at most 10000000"),
+        ((20, 0, 28), "empty dimension"),
+        ((10_000_000, 4096, 4096), "more than the 2147483648 supported"),
+    ],
+)
+def test_idx_header_dimensions_are_checked_before_reading(tmp_path, dims, message):
+    header = bytes([0, 0, 8, len(dims)]) + b"".join(struct.pack(">I", d) for d in dims)
+    for gz in (False, True):
+        folder = _images_pair(tmp_path / f"d{gz}", header + bytes(100), gz=gz)
+        with pytest.raises(UserError, match=message) as info:
+            load_dataset("mnist", data_dir=folder)
+        assert info.value.field == "data_dir" and "t10k-images-idx3-ubyte" in info.value.message
+
+
+def test_idx_sizes_are_compared_before_the_data_is_read(tmp_path):
+    header = bytes([0, 0, 8, 3]) + struct.pack(">III", 20, 4, 4)
+    folder = _images_pair(tmp_path / "long", header + bytes(20 * 16 + 5))
+    with pytest.raises(UserError, match="5 unexpected bytes after its data"):
+        load_dataset("mnist", data_dir=folder)
+    folder = _images_pair(tmp_path / "short", header + bytes(7))
+    with pytest.raises(UserError, match="promises 320 bytes of data, found 7"):
+        load_dataset("mnist", data_dir=folder)
+    # a 1 KB gzip cannot hold the 100 MB its header announces: refused without inflating anything
+    big = bytes([0, 0, 8, 3]) + struct.pack(">III", 100_000, 32, 32)
+    folder = _images_pair(tmp_path / "gz", big + bytes(1000), gz=True)
+    with pytest.raises(UserError, match="more than a gzip of .* bytes can hold"):
+        load_dataset("mnist", data_dir=folder)
+    folder = _images_pair(tmp_path / "bomb", header + bytes(20 * 16 + 10_000), gz=True)
+    with pytest.raises(UserError, match="inflates beyond the 320 bytes its header announces"):
+        load_dataset("mnist", data_dir=folder)
+
+
+@pytest.mark.parametrize("code, fmt", [(0x0D, ">f4"), (0x0E, ">f8")])
+def test_float_idx_images_must_be_finite(tmp_path, code, fmt):
+    header = bytes([0, 0, code, 3]) + struct.pack(">III", 20, 2, 2)
+    pixels = np.zeros((20, 2, 2), fmt)
+    ok = _images_pair(tmp_path / "ok", header + pixels.tobytes())
+    assert load_dataset("mnist", data_dir=ok).n_features == 4  # float pixels are read (and divided by 255)
+    for k, bad in enumerate((np.nan, np.inf, -np.inf)):
+        pixels[7, 1, 0] = bad
+        folder = _images_pair(tmp_path / f"bad{k}", header + pixels.tobytes())
+        with pytest.raises(UserError, match=r"t10k-images-idx3-ubyte holds NaN or infinite values \(item 7"):
+            load_dataset("mnist", data_dir=folder)
+    if code == 0x0E:  # finite in float64, infinite as the float32 the tensors hold
+        pixels[7, 1, 0] = 1e300
+        folder = _images_pair(tmp_path / "huge", header + pixels.tobytes())
+        with pytest.raises(UserError, match="beyond the 32-bit float range"):
+            load_dataset("mnist", data_dir=folder)
+
+
+def test_float_idx_labels_must_be_whole_numbers(tmp_path):
+    images = bytes([0, 0, 8, 3]) + struct.pack(">III", 20, 2, 2) + bytes(80)
+    labels = np.full(20, 1.5, ">f4")
+    folder = _images_pair(tmp_path / "f", images, bytes([0, 0, 0x0D, 1]) + struct.pack(">I", 20) + labels.tobytes())
+    with pytest.raises(UserError, match="labels other than the whole numbers 0–9"):
+        load_dataset("mnist", data_dir=folder)
+
+
+def test_a_replaced_idx_file_is_read_again(tmp_path):
+    folder = _fake_set(tmp_path / "again")
+    assert len(load_dataset("mnist", data_dir=str(folder)).x_train) == 16
+    _fake_set(folder, n_images=30, n_labels=30)
+    assert len(load_dataset("mnist", data_dir=str(folder)).x_train) == 24
+
+
+@pytest.mark.parametrize("value", ["1e39", "1e308", "-3.5e38", "nan", "inf", "-Infinity"])
+def test_csv_values_beyond_float32_are_named(tmp_path, value):
+    f = tmp_path / "big.csv"
+    rows = [f"{i},{i * 2},{i % 2}" for i in range(20)]
+    rows[6] = f"6,{value},0"
+    f.write_text("a,b,label\n" + "\n".join(rows))
+    for standardize in (False, True):
+        with pytest.raises(UserError, match=r"big.csv line 8, column 'b': .* not a finite number") as info:
+            load_dataset(f"csv:{f}", target="label", standardize=standardize)
+        assert info.value.field == "dataset"
+    g = tmp_path / "target.csv"
+    g.write_text("a,y\n" + "\n".join(f"{i},{value if i == 3 else i * 0.5}" for i in range(10)))
+    with pytest.raises(UserError, match="line 5, column 'y'"):
+        load_dataset(f"csv:{g}", target="y")
+
+
+def test_csv_reading_is_bounded_and_worded(tmp_path, monkeypatch):
+    from engine.data import datasets
+
+    f = tmp_path / "t.csv"
+    f.write_text("a,b,label\n" + "\n".join(f"{i},{i * 2},{i % 2}" for i in range(50)))
+    monkeypatch.setattr(datasets, "MAX_CSV_BYTES", 100)
+    with pytest.raises(UserError, match="at most 0 MB can be loaded"):
+        load_dataset(f"csv:{f}", target="label")
+    monkeypatch.setattr(datasets, "MAX_CSV_BYTES", 200 * 2**20)
+    monkeypatch.setattr(datasets, "MAX_CSV_CELLS", 60)
+    with pytest.raises(UserError, match="more than 60 cells"):
+        load_dataset(f"csv:{f}", target="label")
+    monkeypatch.setattr(datasets, "MAX_CSV_CELLS", 10_000_000)
+    cases = {
+        b"a,label\n1,0\n\xff\xfe2,1\n3,0\n": "line 3 is not UTF-8 text",
+        b"a,label\n1,0\n2\x003,1\n3,0\n": "line 3 contains a NUL byte",
+        b"a\x00,label\n1,0\n2,1\n3,0\n": "line 1 contains a NUL byte",
+        b"a,label\n1,0\n\n\n,\n": "at least two data rows",
+        b"": "is empty",
+        b"label\n1\n0\n1\n": "at least one feature column besides the target",
+        b'a,label\n1,0\n"' + b"9" * 200_000 + b'",1\n': "line 3 cannot be parsed: field larger than field limit",
+        b"a,label\n1,0\n" + b"x" * 5000 + b",1\n": r"line 3: 'xxxx.*\.\.\.' is not a number",
+    }
+    for k, (content, message) in enumerate(cases.items()):
+        g = tmp_path / f"c{k}.csv"
+        g.write_bytes(content)
+        with pytest.raises(UserError, match=message) as info:
+            load_dataset(f"csv:{g}", target="label")
+        assert len(str(info.value)) < 300 and "\n" not in str(info.value)
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("\ufeffa,label\n".encode() + b"\n".join(b"%d,%d" % (i, i % 2) for i in range(10)))
+    assert load_dataset(f"csv:{bom}", target="a").n_classes == 10  # the byte-order mark is not in the name
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(f"column{i}" for i in range(500)) + "\n")
+    with pytest.raises(UserError, match=r"column19, … \(500 in all\)"):
+        load_dataset(f"csv:{wide}", target="nope")
+
+
+def test_csv_whole_number_target_beyond_the_class_limit_is_regression(tmp_path):
+    f = tmp_path / "years.csv"
+    f.write_text("a,y\n" + "\n".join(f"{i},{[1990, 2000, 10**15][i % 3]}" for i in range(30)))
+    d = load_dataset(f"csv:{f}", target="y")  # once: 10**15 + 1 class names, a hang
+    assert d.n_classes is None and d.y_train.dtype == torch.float32

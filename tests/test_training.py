@@ -343,3 +343,96 @@ def test_mnist_adam_reaches_90_percent_in_a_few_epochs(mnist_dir):
     t = Trainer(cfg)
     t.run()
     assert t.history[-1].test_acc >= 0.90
+
+
+# -- divergence at epoch 0 and 1, malformed weights documents --------------------------------------------------
+
+
+def _huge_weights():
+    w = Trainer(replace(SMALL, epochs=1), SMALL_DATA).weights()
+    w["layers"][0]["weight"] = [[3e38, 3e38] for _ in range(50)]  # finite float32, the loss overflows it
+    w["layers"][1]["weight"] = [[3e38] * 50 for _ in range(3)]
+    return w
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.1])  # fused and autograd
+def test_a_loss_not_finite_before_training_is_divergence_at_epoch_0(dropout):
+    from engine.data.datasets import Dataset
+    from engine.training.records import divergence_text
+
+    x = SMALL_DATA.x_train.clone()
+    x[3, 0] = float("inf")  # a data set built in code can hold anything: the loaders refuse this
+    data = Dataset("inf", x, SMALL_DATA.y_train, SMALL_DATA.x_test, SMALL_DATA.y_test, 3)
+    t = Trainer(replace(SMALL, dropout=dropout), data)
+    t.run()
+    assert t.diverged_at == 0 and t.epoch == 0 and len(t.history) == 1 and math.isnan(t.history[0].train_loss)
+    assert t.divergence == divergence_text(0) and "not finite before training" in t.divergence
+    assert "check the data or the weights" in t.divergence
+    if dropout:  # the autograd path computes in float32: weights of 3e38 overflow its loss at once
+        t = Trainer(replace(SMALL, dropout=dropout), SMALL_DATA, init_weights=_huge_weights())
+        t.run()
+        assert t.diverged_at == 0 and t.divergence.startswith("diverged at epoch 0 (")
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+def test_a_loss_not_finite_after_the_first_epoch_is_divergence_at_epoch_1(dropout):
+    from engine.data.datasets import Dataset
+
+    d = SMALL_DATA
+    data = Dataset("x1000", d.x_train * 1000, d.y_train, d.x_test, d.y_test, 3)  # lr 10 on inputs of ~1000
+    t = Trainer(replace(SMALL, dropout=dropout, optimizer_params={"lr": 10}), data)
+    t.run()
+    assert t.diverged_at == 1 and t.epoch == 1 and t.divergence == "diverged at epoch 1"
+    assert math.isfinite(t.history[0].train_loss) and math.isnan(t.history[1].train_loss)
+    finished = Trainer(replace(SMALL, epochs=1), SMALL_DATA)
+    finished.run()
+    assert finished.diverged_at is None and finished.divergence is None
+
+
+def _write(tmp_path, name, doc):
+    import json
+
+    path = tmp_path / name
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    return str(path)
+
+
+def test_malformed_weights_files_name_the_file_and_the_layer(tmp_path, monkeypatch):
+    from engine.training import model
+    from engine.training.model import load_weights_file
+
+    good = Trainer(replace(SMALL, epochs=1), SMALL_DATA).weights()
+
+    def layer0(**entry):
+        return {"layers": [{**good["layers"][0], **entry}, good["layers"][1]]}
+
+    cases = {
+        "deep.json": ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        "deep2.json": ({"layers": [{"weight": [[[[[[[[[[1]]]]]]]]]], "bias": [1]}]}, "layer 0: 'weight' must be"),
+        "text.json": ("not json", "is not valid JSON"),
+        "list.json": ([1, 2], "not an array"),
+        "nolayers.json": ({"weights": []}, '"layers"'),
+        "nan.json": (layer0(bias=[float("nan")] * 50), "layer 0: 'bias' holds NaN"),
+        "inf.json": (layer0(bias=[1e39] * 50), "beyond the 32-bit float range"),
+        "bigint.json": (layer0(bias=[10**400] * 50), "layer 0: 'bias' must be a list of numbers"),
+        "strings.json": (layer0(bias=["0.5"] * 50), "layer 0: 'bias' must be a list of numbers"),
+        "ragged.json": (layer0(weight=[[1.0, 2.0], [3.0]] * 25), "rows of 'weight' differ in length"),
+        "dicts.json": (layer0(weight=[{"a": 1}] * 50), "'weight' must be a list of rows of numbers"),
+        "chain.json": ({"layers": [good["layers"][0], {"weight": [[1.0]], "bias": [0.0]}]}, "layer 1 takes 1 inputs"),
+        "biases.json": (layer0(bias=[0.0] * 3), "3 biases for 50 weight rows"),
+        "missing.json": (layer0(weight=None), "layer 0: 'weight' must be"),
+    }
+    for name, (doc, message) in cases.items():
+        with pytest.raises(UserError, match=message) as info:
+            load_weights_file(_write(tmp_path, name, doc))
+        assert info.value.field == "init_weights" and name in info.value.message, name
+        if isinstance(doc, dict):  # documents given in code get the same checks
+            with pytest.raises(UserError, match=message) as info:
+                Trainer(SMALL, SMALL_DATA, init_weights=doc)
+            assert info.value.field == "init_weights" and info.value.message.startswith("weights "), name
+    small = load_weights_file(_write(tmp_path, "small.json", {"layers": [{"weight": [[1.0, 2.0]], "bias": [0.5]}]}))
+    with pytest.raises(UserError, match=r"weights in .*small.json have 1 layers; the network 2,50,3 has 2"):
+        Trainer(SMALL, SMALL_DATA, init_weights=small)
+    monkeypatch.setattr(model, "MAX_WEIGHTS_BYTES", 100)
+    with pytest.raises(UserError, match="GiB can be read"):
+        load_weights_file(_write(tmp_path, "large.json", good))

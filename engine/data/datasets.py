@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import functools
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,11 +103,17 @@ def _make(name, x, y, n_classes, test_fraction, seed, standardize=False, **kw) -
     if standardize:
         x_tr, x_te = _standardize(x_tr, x_te)
     ydtype = torch.long if n_classes else torch.float32
+    with np.errstate(over="ignore", invalid="ignore"):  # reported below, in the user's words
+        x_tr, x_te = x_tr.astype(np.float32), x_te.astype(np.float32)
+        y32 = y.astype(np.float32)
+    for part in (x_tr, x_te, y32):
+        if not np.isfinite(part).all():  # the tensors are float32: a float64 value beyond its range is inf there
+            raise UserError(f"{name} has values that are not finite as 32-bit floats (beyond ±3.4e38)", "dataset")
     return Dataset(
         name,
-        torch.tensor(x_tr, dtype=torch.float32),
+        torch.from_numpy(x_tr),
         torch.tensor(y[tr], dtype=ydtype),
-        torch.tensor(x_te, dtype=torch.float32).reshape(len(te), x.shape[1]),
+        torch.from_numpy(x_te).reshape(len(te), x.shape[1]),
         torch.tensor(y[te], dtype=ydtype),
         n_classes,
         **kw,
@@ -177,26 +185,36 @@ def _sklearn(key: str, frac: float, seed: int, standardize: bool | None) -> Data
     )
 
 
+def _signature(path: Path) -> tuple[str, int, int]:
+    """Return (path, size, mtime): the cache key of one file, so that a file replaced on disk is read again."""
+    try:
+        st = path.stat()
+    except OSError:
+        return (str(path), -1, -1)  # read_idx says what is wrong with it
+    return (str(path), st.st_size, st.st_mtime_ns)
+
+
 @functools.lru_cache(maxsize=4)
-def _read_idx_folder(name: str, files: tuple[tuple[str, str], ...]) -> dict[str, np.ndarray]:
-    arrays = {role: idx.read_idx(path) for role, path in files}
+def _read_idx_folder(name: str, files: tuple[tuple[str, tuple[str, int, int]], ...]) -> dict[str, np.ndarray]:
+    paths = {role: sig[0] for role, sig in files}
+    arrays = {role: idx.read_idx(path) for role, path in paths.items()}
     for part in ("train", "test"):
         if f"{part}_images" in arrays:
             imgs, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
-            img_name, lab_name = dict(files)[f"{part}_images"], dict(files)[f"{part}_labels"]
+            img_name, lab_name = Path(paths[f"{part}_images"]).name, Path(paths[f"{part}_labels"]).name
             if imgs.ndim != 3 or labels.ndim != 1:
                 raise UserError(
-                    f"{Path(img_name).name} must hold images (3 dimensions) and "
-                    f"{Path(lab_name).name} labels (1 dimension)",
-                    "data_dir",
+                    f"{img_name} must hold images (3 dimensions) and {lab_name} labels (1 dimension)", "data_dir"
                 )
             if len(imgs) != len(labels):
                 raise UserError(
-                    f"{Path(img_name).name} has {len(imgs)} images but {Path(lab_name).name} has {len(labels)} labels",
-                    "data_dir",
+                    f"{img_name} has {len(imgs)} images but {lab_name} has {len(labels)} labels", "data_dir"
                 )
-            if labels.size and (labels.min() < 0 or labels.max() > 9):
-                raise UserError(f"{Path(lab_name).name} has labels outside 0–9", "data_dir")
+            if labels.min() < 0 or labels.max() > 9 or (labels.dtype.kind == "f" and (labels % 1).any()):
+                raise UserError(f"{lab_name} has labels other than the whole numbers 0–9", "data_dir")
+            with np.errstate(over="ignore"):
+                if imgs.dtype == np.float64 and not np.isfinite(imgs.astype(np.float32)).all():
+                    raise UserError(f"{img_name} holds values beyond the 32-bit float range (±3.4e38)", "data_dir")
     return arrays
 
 
@@ -212,7 +230,9 @@ def load_idx_set(
         idx.download(name, None if not data_dir else Path(data_dir))
         found, folder = idx.locate(name, data_dir)
     has_train = "train_images" in found and "train_labels" in found
-    files = tuple(sorted((role, str(path)) for role, path in found.items() if has_train or role.startswith("test")))
+    files = tuple(
+        sorted((role, _signature(path)) for role, path in found.items() if has_train or role.startswith("test"))
+    )
     arrays = _read_idx_folder(name, files)
     labels = FASHION_LABELS if name == "fashion-mnist" else [str(d) for d in range(10)]
     if has_train and not test_fraction:
@@ -233,7 +253,9 @@ def load_idx_set(
     shape = x_tr.shape[1:]
 
     def flat(a):
-        return torch.from_numpy(a.reshape(len(a), -1).astype(np.float32) / 255.0)
+        x = a.reshape(len(a), -1).astype(np.float32)
+        x /= 255.0
+        return torch.from_numpy(x)
 
     return Dataset(
         name,
@@ -248,45 +270,127 @@ def load_idx_set(
     )
 
 
+MAX_CSV_BYTES = 200 * 1024 * 1024  # a larger file is refused before it is read
+MAX_CSV_CELLS = 10_000_000  # header and data cells; reading stops as soon as a file has more
+MAX_CLASSES = 1000  # a whole-number target 0..MAX_CLASSES-1 with at most 50 distinct values is a class label
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _short(text: str, limit: int = 40) -> str:
+    """Return repr(text), cut to about ``limit`` characters, for naming a cell or a column in one line."""
+    r = repr(text)
+    return r if len(r) <= limit else r[: limit - 4] + "...'"
+
+
+def _columns(header: list[str], limit: int = 20) -> str:
+    """Return the column names for an error message: at most ``limit`` of them, each cut short."""
+    shown = ", ".join(_short(h, 30)[1:-1] for h in header[:limit])
+    return shown + (f", … ({len(header)} in all)" if len(header) > limit else "")
+
+
+def _read_csv(file: Path, target: str | None) -> tuple[list[str], int, np.ndarray]:
+    """Return (header, target column, values [rows, columns] float64), all checked; errors name the file line.
+
+    Reads row by row, stopping at the first bad row or once the file holds more than MAX_CSV_CELLS cells.
+    """
+    name = file.name
+    try:
+        size = file.stat().st_size
+    except OSError as err:
+        raise UserError(f"cannot read {name}: {err.strerror or err}", "dataset") from None
+    if size > MAX_CSV_BYTES:
+        raise UserError(
+            f"{name} is {size / 2**20:.0f} MB; CSV files of at most {MAX_CSV_BYTES // 2**20} MB can be loaded",
+            "dataset",
+        )
+    values, lines = array("d"), array("q")
+    line = 0
+    try:
+        with open(file, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            row = next(reader, None)
+            if row is None:
+                raise UserError(f"{name} is empty: it needs a header row and at least two data rows", "dataset")
+            if any("\x00" in cell for cell in row):
+                raise UserError(f"{name} line 1 contains a NUL byte: is it a binary file?", "dataset")
+            header = [h.strip() for h in row]
+            if not target:
+                raise UserError(f"a CSV data set needs a target column; columns: {_columns(header)}", "target")
+            if target not in header:
+                raise UserError(f"{_short(target)} is not a column of {name}; columns: {_columns(header)}", "target")
+            if len(header) < 2:
+                raise UserError(f"{name} needs at least one feature column besides the target", "dataset")
+            width, cells = len(header), len(header)
+            for row in reader:
+                line = reader.line_num
+                if not any(cell.strip() for cell in row):
+                    continue
+                if len(row) != width:
+                    raise UserError(f"{name} line {line} has {len(row)} fields, the header has {width}", "dataset")
+                cells += width
+                if cells > MAX_CSV_CELLS:
+                    raise UserError(f"{name} has more than {MAX_CSV_CELLS} cells; that is too many to load", "dataset")
+                try:
+                    values.extend([float(cell) for cell in row])
+                except ValueError:
+                    bad = next(c for c in row if not _is_number(c))
+                    if "\x00" in bad:
+                        raise UserError(
+                            f"{name} line {line} contains a NUL byte: is it a binary file?", "dataset"
+                        ) from None
+                    raise UserError(
+                        f"{name} line {line}: {_short(bad)} is not a number (features must be numeric)", "dataset"
+                    ) from None
+                lines.append(line)
+    except UnicodeDecodeError:
+        raise UserError(
+            f"{name} line {_first_non_utf8_line(file)} is not UTF-8 text: save the file as a UTF-8 CSV", "dataset"
+        ) from None
+    except csv.Error as err:
+        raise UserError(f"{name} line {line + 1} cannot be parsed: {err}", "dataset") from None
+    except OSError as err:
+        raise UserError(f"cannot read {name}: {err.strerror or err}", "dataset") from None
+    if len(lines) < 2:
+        raise UserError(f"{name} needs a header row and at least two data rows", "dataset")
+    arr = np.frombuffer(values, dtype=np.float64).reshape(len(lines), width)
+    bad = ~(np.abs(arr) <= FLOAT32_MAX)  # NaN, infinities and what float32 cannot hold
+    if bad.any():
+        r, c = (int(i) for i in np.argwhere(bad)[0])
+        raise UserError(
+            f"{name} line {lines[r]}, column {_short(header[c], 30)}: {arr[r, c]:g} is not a finite number "
+            f"within the 32-bit float range (±3.4e38)",
+            "dataset",
+        )
+    return header, header.index(target), arr
+
+
+def _first_non_utf8_line(file: Path) -> int:
+    """Return the number of the first line of ``file`` that is not UTF-8 (the last line if it ends cut short)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    number = 1
+    with open(file, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                decoder.decode(raw)
+            except UnicodeDecodeError:
+                return number
+    return number
+
+
 def load_csv(path: str, target: str | None, frac: float, seed: int, standardize: bool) -> Dataset:
-    """Return a data set from a CSV with a header; ``target`` names the label/target column."""
+    """Return a data set from a CSV with a header; ``target`` names the label/target column.
+
+    The file must be UTF-8 text of at most MAX_CSV_BYTES and MAX_CSV_CELLS cells, every data cell a number
+    that float32 can hold. A target of whole numbers 0..MAX_CLASSES-1 with at most 50 distinct values is a
+    class label; any other target is a regression target.
+    """
     file = Path(path)
     if not file.is_file():
         raise UserError(f"CSV file {path} not found", "dataset")
-    try:
-        with open(file, newline="") as fh:
-            rows = list(csv.reader(fh))
-    except (OSError, UnicodeDecodeError) as err:
-        raise UserError(f"cannot read {file.name}: {err}", "dataset") from None
-    if len(rows) < 3:
-        raise UserError(f"{file.name} needs a header row and at least two data rows", "dataset")
-    header = [h.strip() for h in rows[0]]
-    if not target:
-        raise UserError(f"a CSV data set needs a target column; columns: {', '.join(header)}", "target")
-    if target not in header:
-        raise UserError(f"'{target}' is not a column of {file.name}; columns: {', '.join(header)}", "target")
-    t = header.index(target)
-    data = []
-    for line_no, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            raise UserError(
-                f"{file.name} line {line_no} has {len(row)} fields, the header has {len(header)}", "dataset"
-            )
-        try:
-            data.append([float(cell) for cell in row])
-        except ValueError:
-            bad = next(c for c in row if not _is_number(c))
-            raise UserError(
-                f"{file.name} line {line_no}: {bad!r} is not a number (features must be numeric)", "dataset"
-            ) from None
-    arr = np.array(data, dtype=np.float64)
-    if not np.isfinite(arr).all():
-        raise UserError(f"{file.name} contains NaN or infinite values", "dataset")
+    header, t, arr = _read_csv(file, target)
     y = arr[:, t]
     x = np.delete(arr, t, axis=1)
-    integer = np.all(y == np.round(y)) and y.min() >= 0 and len(np.unique(y)) <= 50
+    integer = np.all(y == np.round(y)) and y.min() >= 0 and y.max() < MAX_CLASSES and len(np.unique(y)) <= 50
     if integer:
         n_classes = int(y.max()) + 1
         return _make(

@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -102,33 +103,98 @@ class MLP(nn.Module):
         }
 
     def set_weights(self, data: dict) -> None:
-        """Load weights in get_weights()'s format; raise UserError on any count or shape mismatch."""
-        layers = data.get("layers") if isinstance(data, dict) else None
-        if not isinstance(layers, list):
-            raise UserError('weights must be {"layers": [{"weight": ..., "bias": ...}, ...]}', "init_weights")
-        if len(layers) != len(self.linears):
+        """Load weights in get_weights()'s format; raise UserError on any malformed value, count or shape mismatch.
+
+        Errors name the layer, and the file when ``data`` came from load_weights_file.
+        """
+        where = _where(data)
+        arrays = check_weights(data)
+        if len(arrays) != len(self.linears):
             raise UserError(
-                f"weights have {len(layers)} layers; the network {','.join(map(str, self.sizes))} "
+                f"{where} have {len(arrays)} layers; the network {','.join(map(str, self.sizes))} "
                 f"has {len(self.linears)}",
                 "init_weights",
             )
         with torch.no_grad():
-            for i, (entry, linear) in enumerate(zip(layers, self.linears)):
-                try:
-                    w = torch.tensor(entry["weight"], dtype=torch.float32)
-                    b = torch.tensor(entry["bias"], dtype=torch.float32)
-                except (KeyError, TypeError, ValueError):
+            for i, ((w, b), linear) in enumerate(zip(arrays, self.linears)):
+                if w.shape != tuple(linear.weight.shape) or b.shape != tuple(linear.bias.shape):
                     raise UserError(
-                        f"weights layer {i} needs numeric 'weight' and 'bias' arrays", "init_weights"
-                    ) from None
-                if tuple(w.shape) != tuple(linear.weight.shape) or tuple(b.shape) != tuple(linear.bias.shape):
-                    raise UserError(
-                        f"weights layer {i}: weight {list(w.shape)} / bias {list(b.shape)} do not fit "
+                        f"{where} layer {i}: weight {list(w.shape)} / bias {list(b.shape)} do not fit "
                         f"{list(linear.weight.shape)} / {list(linear.bias.shape)}",
                         "init_weights",
                     )
-                linear.weight.copy_(w)
-                linear.bias.copy_(b)
+                linear.weight.copy_(torch.from_numpy(w))
+                linear.bias.copy_(torch.from_numpy(b))
+
+
+MAX_WEIGHTS_BYTES = 2 * 1024**3  # a weights file larger than this is refused before it is read (a 784,100000,10
+# network's weights are ~1.4 GB of JSON text)
+
+
+class WeightsDocument(dict):
+    """A weights document read by load_weights_file: a dict that remembers its file for error messages."""
+
+    source: str = ""
+
+
+def _where(data) -> str:
+    source = getattr(data, "source", "")
+    return f"weights in {source}" if source else "weights"
+
+
+def _array(value, ndim: int, where: str, i: int, key: str) -> np.ndarray:
+    """Return ``value`` (nested lists of numbers) as a float32 array of ``ndim`` dimensions, or raise UserError."""
+    what = "a list of rows of numbers" if ndim == 2 else "a list of numbers"
+    fail = UserError(f"{where} layer {i}: '{key}' must be {what}", "init_weights")
+    if not isinstance(value, list) or not value:
+        raise fail
+    if ndim == 2 and not all(isinstance(row, list) for row in value):
+        raise fail
+    if ndim == 2 and len({len(row) for row in value}) != 1:
+        raise UserError(f"{where} layer {i}: the rows of 'weight' differ in length", "init_weights")
+    try:
+        arr = np.array(value)
+        if arr.dtype.kind not in "iufO" or arr.ndim != ndim:
+            raise fail
+        arr = arr.astype(np.float64)
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        raise fail from None
+    with np.errstate(over="ignore", invalid="ignore"):
+        arr32 = arr.astype(np.float32)
+    if arr32.size == 0 or not np.isfinite(arr32).all():
+        raise UserError(
+            f"{where} layer {i}: '{key}' holds NaN, infinite or empty values, or values beyond the 32-bit float range",
+            "init_weights",
+        )
+    return arr32
+
+
+def check_weights(data) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Return [(weight [out, in], bias [out]) as float32 arrays] from a weights document, checked throughout.
+
+    Raises UserError (field ``init_weights``), naming the layer (and the file, for a WeightsDocument), when
+    the document is not {"layers": [{"weight": [[...]], "bias": [...]}, ...]} with finite numbers whose
+    shapes chain from layer to layer.
+    """
+    where = _where(data)
+    layers = data.get("layers") if isinstance(data, dict) else None
+    if not isinstance(layers, list) or not layers:
+        raise UserError(f'{where} must be {{"layers": [{{"weight": ..., "bias": ...}}, ...]}}', "init_weights")
+    out = []
+    for i, entry in enumerate(layers):
+        if not isinstance(entry, dict) or "weight" not in entry or "bias" not in entry:
+            raise UserError(f"{where} layer {i} needs numeric 'weight' and 'bias' arrays", "init_weights")
+        w = _array(entry["weight"], 2, where, i, "weight")
+        b = _array(entry["bias"], 1, where, i, "bias")
+        if len(b) != len(w):
+            raise UserError(f"{where} layer {i}: {len(b)} biases for {len(w)} weight rows", "init_weights")
+        if out and w.shape[1] != len(out[-1][1]):
+            raise UserError(
+                f"{where} layer {i} takes {w.shape[1]} inputs but layer {i - 1} gives {len(out[-1][1])}",
+                "init_weights",
+            )
+        out.append((w, b))
+    return out
 
 
 def apply_output(z: torch.Tensor, output_activation: str) -> torch.Tensor:
@@ -165,11 +231,41 @@ def initialise(model: MLP, scheme: str, generator: torch.Generator) -> None:
                 w.normal_(0.0, math.sqrt(2 / fan_in), generator=generator)
 
 
-def load_weights_file(path: str | Path) -> dict:
-    """Return the parsed weights JSON at ``path``; raise UserError if unreadable."""
+def load_weights_file(path: str | Path) -> WeightsDocument:
+    """Return the weights JSON at ``path``, checked by check_weights; raise UserError naming the file otherwise.
+
+    A file over MAX_WEIGHTS_BYTES is refused before it is read.
+    """
+    file = Path(path)
     try:
-        return json.loads(Path(path).read_text())
+        size = file.stat().st_size
+        if not file.is_file():
+            raise UserError(f"weights file {path} is not a file", "init_weights")
+        if size > MAX_WEIGHTS_BYTES:
+            raise UserError(
+                f"weights file {path} is {size / 2**30:.1f} GiB; at most {MAX_WEIGHTS_BYTES // 2**30} GiB can be read",
+                "init_weights",
+            )
+        data = json.loads(file.read_bytes())
+    except UserError:
+        raise
     except FileNotFoundError:
         raise UserError(f"weights file {path} not found", "init_weights") from None
-    except (OSError, ValueError) as err:
-        raise UserError(f"weights file {path} is not valid JSON: {err}", "init_weights") from None
+    except RecursionError:
+        raise UserError(f"weights file {path} is not valid JSON: it is nested too deeply", "init_weights") from None
+    except MemoryError:
+        raise UserError(f"weights file {path} is too large to read into memory", "init_weights") from None
+    except OSError as err:
+        raise UserError(f"weights file {path} cannot be read: {err.strerror or err}", "init_weights") from None
+    except ValueError as err:
+        detail = " ".join(str(err).split())[:200]
+        raise UserError(f"weights file {path} is not valid JSON: {detail}", "init_weights") from None
+    if not isinstance(data, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean"}.get(
+            type(data), "a number" if data is not None else "null"
+        )
+        raise UserError(f'weights file {path} must hold {{"layers": [...]}}, not {kind}', "init_weights")
+    doc = WeightsDocument(data)
+    doc.source = str(path)
+    check_weights(doc)
+    return doc

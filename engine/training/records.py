@@ -44,3 +44,15 @@ def nan_record(epoch: int, lr: float, seconds: float, has_test: bool, classes: b
         None,
         seconds,
     )
+
+
+def divergence_text(diverged_at: int | None) -> str | None:
+    """Return how a run's end reads when it diverged ("diverged at epoch k"), or None when it did not.
+
+    Epoch 0 is a divergence too: the loss was not finite before any step, so the data or the weights are at fault.
+    """
+    if diverged_at is None:
+        return None
+    if diverged_at == 0:
+        return "diverged at epoch 0 (the loss was not finite before training: check the data or the weights)"
+    return f"diverged at epoch {diverged_at}"

@@ -19,7 +19,7 @@ from engine.training.backends import Interrupted, make_backend
 from engine.training.checks import GROUP_FIELDS, can_group, check_shapes, resolve_device
 from engine.training.config import TrainConfig
 from engine.training.model import MLP, initialise
-from engine.training.records import HISTORY_COLUMNS, EpochRecord, nan_record
+from engine.training.records import HISTORY_COLUMNS, EpochRecord, divergence_text, nan_record
 
 __all__ = ["GROUP_FIELDS", "HISTORY_COLUMNS", "EpochRecord", "RunGroup", "Trainer", "check_shapes", "resolve_device"]
 
@@ -340,7 +340,13 @@ class Trainer:
     history = property(lambda self: self.group.histories[0], doc="The run's EpochRecords, epoch 0 first.")
     finished = property(lambda self: self.group.finished, doc="Whether the run has ended.")
     epoch = property(lambda self: self.group.epoch, doc="Epochs completed.")
-    diverged_at = property(lambda self: self.group.diverged_at[0], doc="Epoch of divergence, or None.")
+    diverged_at = property(
+        lambda self: self.group.diverged_at[0], doc="Epoch of divergence (0: before training), or None."
+    )
+    divergence = property(
+        lambda self: divergence_text(self.group.diverged_at[0]),
+        doc="'diverged at epoch k' (with the reason at epoch 0) or None; diverged_at 0 is falsy: test it against None.",
+    )
     batches_per_epoch = property(lambda self: self.group.batches_per_epoch, doc="Batches in one epoch.")
     batch_in_epoch = property(lambda self: self.group.batch_in_epoch, doc="Batches done in this epoch.")
     path = property(lambda self: self.group.path, doc="Which training path runs (fused or autograd).")
