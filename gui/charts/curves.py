@@ -125,8 +125,11 @@ class DecisionMap:
         """Draw the region image: classes[i, j] at (xs[j], ys[i]), lighter where confidence is low."""
         palette = np.array([QtGui.QColor(c).getRgb()[:3] for c in style.CLASS_COLOURS], dtype=float)
         base = palette[classes % len(palette)]
-        alpha = 0.25 + 0.35 * np.clip(confidence, 0, 1)[..., None]
+        confidence = np.asarray(confidence, dtype=float)
+        unknown = ~np.isfinite(confidence)  # a diverged network predicts nothing: grey, not a false class colour
+        alpha = 0.25 + 0.35 * np.clip(np.where(unknown, 0.0, confidence), 0, 1)[..., None]
         rgb = 255 * (1 - alpha) + base * alpha
+        rgb[unknown] = 190
         self.image.setImage(rgb.astype(np.uint8), autoLevels=False, levels=(0, 255))
         self.image.setRect(QtCore.QRectF(xs[0], ys[0], xs[-1] - xs[0], ys[-1] - ys[0]))
         self.grid = (xs, ys, classes, confidence)

@@ -62,7 +62,7 @@ class ComparisonPanels(QtWidgets.QWidget):
                 first = 1 if key == "lr" else 0  # epoch 0 has had no step, so no rate
                 band = (c.low[first:], c.high[first:]) if c.low is not None else None
                 label = " · ".join(str(v) for v in c.runs[0].label.values()) or c.name  # field names are in the title
-                label += " (diverged)" if any(r.diverged_at for r in c.runs) else ""
+                label += " (diverged)" if any(r.diverged_at is not None for r in c.runs) else ""
                 own = curve_colour(c.runs[0].label, varied)
                 dashed = own is None and k >= len(style.PALETTE)  # past the palette, colours repeat: dash them
                 colour = own or style.colour(k)
