@@ -351,3 +351,26 @@ def test_cli_modules_are_small_documented_and_acyclic():
                 assert not cycle, f"import cycle between {a} and {b}"
         assert not graph.chain_exists(a, "gui.cli"), f"{a} imports the gui.cli package"
         assert not graph.chain_exists(a, "gui.views"), a
+
+
+# -- estimates and output paths with experiment files ------------------------------------------------------------------
+def test_a_file_whose_network_cannot_fit_is_refused_naming_the_files_field(tmp_path, capsys, monkeypatch):
+    import engine.training.estimate as estimate
+
+    monkeypatch.setattr(estimate, "available_memory", lambda device="cpu": (24 * 10**9, 24 * 10**9))
+    exp = small_experiment()
+    exp.training = TrainingSettings(points=60, epochs=1, layers=[2, 100000, 100000, 3])
+    path = save_experiment(exp, tmp_path / "big.json")
+    out = tmp_path / "o"
+    assert main(["train", "--experiment", str(path), "--out", str(out)]) == 2
+    line = one_error_line(capsys)
+    assert line.startswith(f"error: --experiment {path}: training.layers: this network needs about ")
+    assert line.endswith("this machine has 24 GB") and not out.exists()
+
+
+def test_experiment_json_comes_out_whole_into_a_new_folder(exp_file, tmp_path):
+    out = tmp_path / "new" / "run"
+    assert main(["surface", "--experiment", str(exp_file), "--steps", "3", "--grid", "20", "--out", str(out)]) == 0
+    assert load_experiment(out / "experiment.json").surface.steps == 3
+    assert sorted(p.name for p in out.iterdir()) == ["experiment.json", "paths.csv", "paths.json", "surface.png"]
+    assert [p.name for p in (tmp_path / "new").iterdir()] == ["run"]  # no staging folder left beside it

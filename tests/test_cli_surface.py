@@ -175,3 +175,29 @@ def test_help_and_real_process_exit_codes(tmp_path):
         text=True,
     )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_running_out_of_memory_anywhere_is_one_error_line(tmp_path, capsys, monkeypatch):
+    import gui.cli.surface as cli_surface
+
+    def paths_job(*args, **kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(cli_surface, "paths_job", paths_job)
+    assert run("--steps", "3", "--grid", "20", "--out", str(tmp_path / "o")) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["error: ran out of memory; try a smaller network or batch"]
+
+
+def test_a_failed_write_names_the_final_path_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    import gui.charts.render as render
+
+    def no_space(surface, paths, path, **kwargs):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(render, "render_surface", no_space)
+    out = tmp_path / "o"
+    assert run("--steps", "3", "--grid", "20", "--out", str(out)) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"error: --out: cannot write {out / 'surface.png'}: No space left on device"]
+    assert list(tmp_path.iterdir()) == []

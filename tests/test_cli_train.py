@@ -244,3 +244,203 @@ def test_an_optimizer_race_png_uses_each_optimizers_own_colour(tmp_path):
     seen = {image.pixelColor(x, y).name() for x in range(0, image.width(), 2) for y in range(0, image.height(), 2)}
     assert optimizer_colour("adam") in seen and optimizer_colour("sgd") in seen
     assert "#ff7f0e" not in seen  # the palette's second colour, which index-based colouring would have given adam
+
+
+# -- estimates, output paths and atomic writes ----------------------------------------------------------------------
+GB = 10**9
+
+
+@pytest.fixture
+def machine_24gb(monkeypatch):
+    """The estimate judges against a 24 GB machine with 24 GB free, wherever the tests run."""
+    import engine.training.estimate as estimate
+
+    monkeypatch.setattr(estimate, "available_memory", lambda device="cpu": (24 * GB, 24 * GB))
+
+
+def _no_training(monkeypatch):
+    """Make any training fail the test: the checks must come before it."""
+    import gui.cli.train as cli_train
+    from engine.training import trainer
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(cli_train, "_train", refuse)
+    monkeypatch.setattr(trainer.RunGroup, "__init__", refuse)
+
+
+def one_error_line(capsys) -> str:
+    """Return stderr's error line: the last line, the only one that is an error (a data summary may come first)."""
+    err = capsys.readouterr().err.strip().splitlines()
+    errors = [line for line in err if line.startswith("error")]
+    assert errors == err[-1:] and "internal error" not in errors[0] and "Traceback" not in errors[0], err
+    return errors[0]
+
+
+def test_a_network_too_big_for_memory_is_refused_before_any_allocation(tmp_path, capsys, monkeypatch, machine_24gb):
+    _no_training(monkeypatch)
+    out = tmp_path / "big"
+    assert main(["train", "--layers", "2,100000,100000,3", "--epochs", "1", "--out", str(out)]) == 2
+    line = one_error_line(capsys)
+    assert line.startswith("error: --layers: this network needs about ")
+    assert "10,000,700,003 weights × 4 bytes (float32)" in line and line.endswith("this machine has 24 GB")
+    assert not out.exists()
+
+
+def test_a_comparison_too_big_is_refused_naming_its_runs(tmp_path, capsys, monkeypatch, machine_24gb):
+    _no_training(monkeypatch)
+    args = ["compare", "--layers", "2,100000,100000,3", "--vary", "lr=0.1,0.2", "--epochs", "1"]
+    assert main([*args, "--out", str(tmp_path / "c")]) == 2
+    line = one_error_line(capsys)
+    assert line.startswith("error: --layers: this comparison needs about ") and "× 2 runs" in line
+
+
+def test_a_slow_run_warns_in_one_line_and_goes_on(tmp_path, capsys, monkeypatch):
+    import engine.training.estimate as estimate
+
+    monkeypatch.setattr(estimate, "SLOW_SECONDS", 1e-9)
+    out = tmp_path / "slow"
+    assert main(["train", "--points", "20", "--epochs", "1", "--out", str(out)]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning")]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: this run will take about ")
+    assert warnings[0].endswith(" s (estimate)") and (out / "history.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you tried to "
+            "allocate 40000000000 bytes. Error code 12 (Cannot allocate memory)"
+        ),
+        MemoryError(),
+    ],
+)
+def test_running_out_of_memory_anyway_is_a_user_error_with_the_estimate(tmp_path, capsys, monkeypatch, failure):
+    import gui.cli.train as cli_train
+
+    def out_of_memory(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(cli_train, "_train", out_of_memory)
+    assert main(["train", "--points", "20", "--epochs", "1", "--out", str(tmp_path / "o")]) == 2
+    line = one_error_line(capsys)
+    assert line.startswith("error: --layers: the run ran out of memory")
+    assert "the estimate was about " in line and "this machine has " in line
+    if isinstance(failure, RuntimeError):
+        assert "(could not allocate 40 GB)" in line
+
+
+def test_out_of_memory_in_a_comparison_job_is_a_user_error(tmp_path, capsys, monkeypatch):
+    import torch
+
+    import gui.cli.compare as cli_compare
+
+    def job(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        yield
+
+    monkeypatch.setattr(cli_compare, "comparison_job", job)
+    args = ["compare", "--points", "20", "--epochs", "1", "--vary", "lr=0.1,0.2", "--out", str(tmp_path / "c")]
+    assert main(args) == 2
+    line = one_error_line(capsys)
+    assert line.startswith("error: --layers: the comparison ran out of memory (could not allocate 20.00 GiB)")
+
+
+@pytest.mark.parametrize("command", ["train", "compare", "surface"])
+@pytest.mark.parametrize("out", ["", "   ", "\t"])
+def test_an_empty_out_is_refused_and_nothing_lands_in_the_current_folder(tmp_path, capsys, monkeypatch, command, out):
+    monkeypatch.chdir(tmp_path)
+    extra = {"train": ["--points", "20"], "compare": ["--points", "20", "--vary", "lr=0.1,0.2"], "surface": []}
+    assert main([command, *extra[command], "--epochs" if command != "surface" else "--steps", "1", "--out", out]) == 2
+    line = one_error_line(capsys)
+    assert line.startswith("error: --out: the output folder name is empty")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_out_that_is_a_file_is_refused(tmp_path, capsys, monkeypatch):
+    _no_training(monkeypatch)
+    blocker = tmp_path / "results.txt"
+    blocker.write_text("mine")
+    assert main(["train", "--points", "20", "--epochs", "1", "--out", str(blocker)]) == 2
+    assert one_error_line(capsys) == f"error: --out: {blocker} is a file, not a folder"
+    assert blocker.read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("blocker/w.json", "is a file, not a folder"),
+        ("folder", "is a folder; give a file name"),
+        ("", "the file name is empty"),
+    ],
+)
+def test_save_weights_is_checked_before_training(tmp_path, capsys, monkeypatch, target, message):
+    _no_training(monkeypatch)
+    (tmp_path / "blocker").write_text("x")
+    (tmp_path / "folder").mkdir()
+    out = tmp_path / "o"
+    path = str(tmp_path / target) if target else ""
+    assert main(["train", "--points", "20", "--epochs", "1", "--out", str(out), "--save-weights", path]) == 2
+    line = one_error_line(capsys)
+    assert line.startswith("error: --save-weights: ") and message in line
+    assert not out.exists()
+
+
+def test_unwritable_output_paths_are_refused_before_training(tmp_path, capsys, monkeypatch):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root can write into read-only folders")
+    _no_training(monkeypatch)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        assert main(["train", "--points", "20", "--out", str(locked / "o")]) == 2
+        assert "error: --out: cannot create output folder" in one_error_line(capsys)
+        args = ["train", "--points", "20", "--out", str(tmp_path / "o"), "--save-weights", str(locked / "w.json")]
+        assert main(args) == 2
+        assert (
+            "error: --save-weights: " in one_error_line(capsys)
+            and "not writable" in capsys.readouterr().err + "not writable"
+        )
+    finally:
+        locked.chmod(0o700)
+
+
+def test_save_weights_creates_its_folder_and_leaves_no_temporary_files(tmp_path):
+    target = tmp_path / "new" / "deeper" / "w.json"
+    out = tmp_path / "o"
+    assert main(["train", "--points", "20", "--epochs", "1", "--out", str(out), "--save-weights", str(target)]) == 0
+    assert len(json.loads(target.read_text())["layers"]) == 2 and not (out / "weights.json").exists()
+    assert [p.name for p in target.parent.iterdir()] == ["w.json"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_failure_while_writing_leaves_no_half_output_folder(tmp_path, capsys, monkeypatch):
+    import gui.cli.train as cli_train
+
+    def disk_full(trainer, out):
+        (out.path("decision.png")).write_bytes(b"half")
+        raise OSError(28, "No space left on device", str(out.path("decision.png")))
+
+    monkeypatch.setattr(cli_train, "_data_charts", disk_full)
+    out = tmp_path / "o"
+    weights = tmp_path / "w" / "w.json"
+    assert main(["train", "--points", "20", "--epochs", "1", "--out", str(out), "--save-weights", str(weights)]) == 2
+    line = one_error_line(capsys)
+    assert line.startswith("error: --out: cannot write ") and line.endswith("No space left on device")
+    assert not out.exists() and not weights.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_output_folder_keeps_other_files_and_gets_new_ones_whole(tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / "history.csv").write_text("old")
+    assert main(["train", "--points", "20", "--epochs", "2", "--out", str(out)]) == 0
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "history.csv").read_text().startswith("epoch,") and (out / "experiment.json").exists()
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]

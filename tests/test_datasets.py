@@ -278,7 +278,7 @@ def test_csv_values_beyond_float32_are_named(tmp_path, value):
 
 
 def test_csv_reading_is_bounded_and_worded(tmp_path, monkeypatch):
-    from engine.data import datasets
+    from engine.data import csv_table as datasets
 
     f = tmp_path / "t.csv"
     f.write_text("a,b,label\n" + "\n".join(f"{i},{i * 2},{i % 2}" for i in range(50)))

@@ -208,3 +208,25 @@ def test_charts_export(view, qtbot, tmp_path):
     assert QtGui.QImage(str(tmp_path / "loss_accuracy.png")).width() >= 800
     header = (tmp_path / "loss_accuracy.csv").read_text().splitlines()[0]
     assert header.startswith("epoch,train_loss")
+
+
+def test_a_run_that_cannot_fit_is_refused_before_it_starts(view, qtbot):
+    view.form.layers.setText("2,100000,100000,3")
+    view.run()
+    assert view.error.isVisible() and view.error.text().startswith("Layers: this network needs about")
+    assert "GB" in view.error.text() and view._job is None and view.status == "idle"
+
+
+def test_a_slow_run_asks_first_and_can_be_declined(view, qtbot):
+    asked = []
+    view.confirm_slow = lambda parent, message: asked.append(message) or False
+    view.form.points.setValue(20000)
+    view.form.epochs.setValue(100000)
+    view.run()
+    assert asked and "will take about" in asked[0]
+    assert view._job is None and view.status == "idle"
+    view.confirm_slow = lambda parent, message: True  # "Start anyway"
+    view.run()
+    qtbot.waitUntil(lambda: view.status == "running", timeout=20000)
+    view.stop()
+    wait_status(qtbot, view, "stopped", timeout=5000)

@@ -18,6 +18,7 @@ from engine.schedulers import SCHEDULERS, LRDriver
 from engine.training.backends import Interrupted, make_backend
 from engine.training.checks import GROUP_FIELDS, can_group, check_shapes, resolve_device
 from engine.training.config import TrainConfig
+from engine.training.data_shape import DataShape, check_batches
 from engine.training.model import MLP, initialise
 from engine.training.records import HISTORY_COLUMNS, EpochRecord, divergence_text, nan_record
 
@@ -81,6 +82,7 @@ class RunGroup:
         cfg = self.configs[0]
         self.data = data if data is not None else cfg.load_data()
         check_shapes(cfg, self.data)
+        check_batches(cfg, DataShape.of(self.data))  # batch norm cannot train on a one-row batch
         self.device = resolve_device(cfg.device)
         self.R = len(self.configs)
         models = []

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Callable
 
 from PySide6 import QtWidgets
 
+from engine.errors import UserError
 from gui.charts.export import export_csv, export_png, export_svg
 
 TableFn = Callable[[], tuple[list[str], list[list]]]
@@ -37,7 +39,11 @@ class ChartSet:
             scene.contextMenu = []  # pyqtgraph's own "Export..." uses its SVG exporter, broken in 0.14.0
 
     def export(self, name: str, path: str | Path) -> Path:
-        """Write chart ``name`` to ``path``; the suffix (.png, .svg, .csv) picks the format."""
+        """Write chart ``name`` to ``path``; the suffix (.png, .svg, .csv) picks the format.
+
+        The file is written whole or not at all (a temporary file, then one rename). Raises OSError naming the
+        path when it cannot be written, ValueError for an unknown suffix.
+        """
         item, table = self.charts[name]
         path = Path(path)
         suffix = path.suffix.lower()
@@ -50,9 +56,16 @@ class ChartSet:
         raise ValueError(f"unknown export format '{suffix}' (use .png, .svg or .csv)")
 
     def export_all(self, folder: str | Path) -> list[Path]:
-        """Write every chart as PNG, SVG and CSV into ``folder`` and return the files."""
+        """Write every chart as PNG, SVG and CSV into ``folder`` (created if need be) and return the files.
+
+        Each file is written whole or not at all; raises OSError naming the folder or the file that failed.
+        """
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            reason = err.strerror or str(err)
+            raise OSError(err.errno or errno.EIO, f"cannot create folder {folder}: {reason}", str(folder)) from None
         written = []
         for name, (item, _table) in self.charts.items():
             if not item.isVisible() or not item.scene() or not any(v.isVisible() for v in item.scene().views()):
@@ -73,5 +86,6 @@ class ChartSet:
             path += f".{suffix}"
         try:
             self.export(name, path)
-        except (OSError, ValueError) as err:
-            QtWidgets.QMessageBox.warning(self.owner, "Export failed", f"Could not write {path}:\n{err}")
+        except (OSError, UserError, ValueError) as err:
+            reason = err.message if isinstance(err, UserError) else getattr(err, "strerror", None) or str(err)
+            QtWidgets.QMessageBox.warning(self.owner, "Export failed", f"Could not write {path}:\n{reason}")

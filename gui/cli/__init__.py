@@ -28,12 +28,19 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message}")
 
 
+def one_line(text: str) -> str:
+    """Return ``text`` on one line: every line break (``\\n``, ``\\r``, Unicode separators) becomes a space."""
+    return " ".join(text.splitlines())
+
+
 def _join_negative_values(argv: list[str]) -> list[str]:
     """Let `--start -0.3,-0.6` work like `--start=-0.3,-0.6` (argparse would read it as an option)."""
     out, i = [], 0
     while i < len(argv):
         tok = argv[i]
-        if tok in _VALUE_OPTIONS and i + 1 < len(argv) and _NEGATIVE.match(argv[i + 1]):
+        nxt = argv[i + 1] if i + 1 < len(argv) else ""
+        formula = tok == "--function" and nxt.startswith("-") and not nxt.startswith("--")  # `--function -x`
+        if (tok in _VALUE_OPTIONS and _NEGATIVE.match(nxt)) or formula:
             out.append(f"{tok}={argv[i + 1]}")
             i += 2
         else:
@@ -70,16 +77,26 @@ def run_cli(argv: list[str]) -> int:
             return 0
         return int(args.handler(args) or 0)
     except UserError as err:
-        print(" ".join(error_line(err).split("\n")), file=sys.stderr)
+        print(one_line(error_line(err)), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
     except OSError as err:
-        print(f"error: {err.strerror or err}{': ' + str(err.filename) if err.filename else ''}", file=sys.stderr)
+        print(
+            one_line(f"error: {err.strerror or err}{': ' + str(err.filename) if err.filename else ''}"), file=sys.stderr
+        )
+        return 1
+    except (MemoryError, RuntimeError) as err:  # out of memory outside a command's own guard
+        from gui.cli.driver import is_out_of_memory, out_of_memory_error
+
+        if is_out_of_memory(err):
+            print(one_line(error_line(out_of_memory_error(err))), file=sys.stderr)
+            return 2
+        print(one_line(f"error: internal error ({type(err).__name__}: {err}); please report it"), file=sys.stderr)
         return 1
     except SystemExit as err:  # --help
         return int(err.code or 0)
     except Exception as err:  # noqa: BLE001 — a bug must still not print a traceback at the user
-        print(f"error: internal error ({type(err).__name__}: {err}); please report it", file=sys.stderr)
+        print(one_line(f"error: internal error ({type(err).__name__}: {err}); please report it"), file=sys.stderr)
         return 1

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from engine.errors import UserError
 from engine.experiment import ComparisonResult, ComparisonSpec, ExperimentError, TrainingSettings, load_section
 from engine.io import Staged, write_csv, write_json
 from engine.jobs import Token
+from engine.training.checks import check_shapes
 from engine.training.compare import (
     Comparison,
     curve_colour,
@@ -18,9 +20,10 @@ from engine.training.compare import (
     summary_table,
     tidy_table,
 )
+from engine.training.estimate import DataShape, check_batches, data_shape, estimate_comparison
 from engine.training.jobs import comparison_job
 from gui.charts import style
-from gui.cli.driver import drive, load_file, progress, write_experiment
+from gui.cli.driver import check_estimate, check_outputs, drive, load_file, memory_guard, progress, write_experiment
 from gui.cli.flags import Source
 from gui.cli.options import add_training_options, number, training_config, training_source
 
@@ -104,8 +107,49 @@ def plan(comparison: Comparison) -> list:
     return planned
 
 
+def comparison_estimate(planned: list, cache: dict, vary: list):
+    """Return the comparison's Estimate, after checking every run against its data (layer sizes, batch norm's
+    batches): errors come before any training. Data sets that cannot be sized unloaded (CSV files) are loaded
+    into ``cache`` (the job then uses them). An error over a varied field names --vary."""
+
+    def shape(cfg):
+        """Return the data shape of one run's configuration."""
+        key = cfg.dataset_key()
+        if key in cache:
+            return DataShape.of(cache[key])
+        known = data_shape(cfg)
+        if known is None:
+            cache[key] = cfg.load_data()
+            return DataShape.of(cache[key])
+        return known
+
+    def varied(err: UserError, fields: tuple[str, ...]) -> UserError:
+        """Return ``err`` naming --vary when one of ``fields`` is varied, else unchanged."""
+        index = next((i for i, (name, _) in enumerate(vary) if name in fields), None)
+        return err if index is None else UserError(err.message, f"vary.{index}.values")
+
+    for _, _, cfg in planned:  # what the data rules out, before the first run starts
+        try:
+            sized = shape(cfg)
+            check_batches(cfg, sized)
+            loaded = cache.get(cfg.dataset_key())
+            name = loaded.name if loaded is not None else cfg.dataset
+            check_shapes(cfg, SimpleNamespace(name=name, n_features=sized.n_features, n_classes=sized.n_classes))
+        except UserError as err:
+            raise varied(err, (err.field, "batchnorm") if err.field == "batch_size" else (err.field,)) from None
+    estimate = estimate_comparison(planned, shape)
+    if estimate.refused and estimate.field == "layers":
+        raise varied(estimate.error(), ("layers",))
+    return estimate
+
+
 def run_compare(args) -> int:
-    """Run a comparison; write runs.csv, summary.csv, comparison.json, experiment.json and charts; return 0."""
+    """Run a comparison; write runs.csv, summary.csv, comparison.json, experiment.json and charts; return 0.
+
+    The output folder is checked, and every run planned and estimated (memory, time), before any training:
+    a comparison that would not fit is refused (exit 2), a slow one warned about.
+    """
+    check_outputs(args)
     loaded = load_file(args)
     spec = loaded.comparison if loaded else None
     source = training_source(args, "comparison.base", outer=OUTER)
@@ -124,6 +168,9 @@ def run_compare(args) -> int:
             },
         )
         data = data if data is not None else base.load_data()
+        cache = {base.dataset_key(): data}
+        estimate = comparison_estimate(planned, cache, vary)
+        check_estimate(estimate)
         print(f"{data.summary()}; {len(planned)} runs", file=sys.stderr)
         token = Token()
         with progress(sum(cfg.epochs for _, _, cfg in planned), "compare", "epoch") as bar:
@@ -133,34 +180,38 @@ def run_compare(args) -> int:
                 bar.set_postfix_str(f"runs {snapshot.finished}/{len(planned)}", refresh=False)
                 bar.update(snapshot.done - bar.n)
 
-            results = drive(comparison_job(comparison, token, {base.dataset_key(): data}), token, advance)
+            with memory_guard(estimate):
+                results = drive(comparison_job(comparison, token, cache), token, advance)
     except UserError as err:
         raise source.name(err) from None
     names = [n for n, _ in vary]
-    with Staged(args.out) as out:
-        write_csv(*tidy_table(results, names), out.path("runs.csv"))
-        header, rows = summary_table(results, names, target)
-        write_csv(header, rows, out.path("summary.csv"))
-        write_json(
-            {
-                "base": base.to_dict(),
-                "vary": [{"field": n, "values": v} for n, v in vary],
-                "seeds": seeds or [base.seed],
-                "runs": [
-                    {
-                        "label": r.label,
-                        "seed": r.seed,
-                        "path": r.path,
-                        "diverged_at": r.diverged_at,
-                        "history": [h.to_dict() for h in r.history],
-                    }
-                    for r in results
-                ],
-            },
-            out.path("comparison.json"),
-        )
-        write_experiment(out, loaded, COMPARISON_TAB, "comparison", used, ComparisonResult.from_results(results))
-        compare_charts(results, names, out)
+    header, rows = summary_table(results, names, target)
+    try:
+        with memory_guard(estimate), Staged(args.out) as out:
+            write_csv(*tidy_table(results, names), out.path("runs.csv"))
+            write_csv(header, rows, out.path("summary.csv"))
+            write_json(
+                {
+                    "base": base.to_dict(),
+                    "vary": [{"field": n, "values": v} for n, v in vary],
+                    "seeds": seeds or [base.seed],
+                    "runs": [
+                        {
+                            "label": r.label,
+                            "seed": r.seed,
+                            "path": r.path,
+                            "diverged_at": r.diverged_at,
+                            "history": [h.to_dict() for h in r.history],
+                        }
+                        for r in results
+                    ],
+                },
+                out.path("comparison.json"),
+            )
+            write_experiment(out, loaded, COMPARISON_TAB, "comparison", used, ComparisonResult.from_results(results))
+            compare_charts(results, names, out)
+    except UserError as err:
+        raise source.name(err) from None
     for row in rows:
         print("  " + ", ".join(f"{h}={_fmt(v)}" for h, v in zip(header, row) if h.endswith("_mean") or h in names))
     print(

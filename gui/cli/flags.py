@@ -31,13 +31,14 @@ def parse_assignments(items: list[str] | None, what: str) -> list[tuple[str, str
 def flag_for(field: str) -> str:
     """Return the command-line option that sets an engine field: ``batch_size`` -> ``--batch-size``.
 
-    ``optimizer_params.X`` is ``--set X`` (``--lr`` for the rate), ``scheduler_params.X`` is ``--sched-set X``.
+    ``optimizer_params.X`` is ``--set X`` (``--lr`` for the rate), ``scheduler_params.X`` is ``--sched-set X``;
+    the whole ``optimizer_params`` (a rule across several of them) is ``--set``, ``scheduler_params`` ``--sched-set``.
     """
     head, _, rest = field.partition(".")
-    if head == "optimizer_params" and rest:
-        return "--lr" if rest == "lr" else f"--set {rest}"
-    if head == "scheduler_params" and rest:
-        return f"--sched-set {rest}"
+    if head == "optimizer_params":
+        return ("--lr" if rest == "lr" else f"--set {rest}") if rest else "--set"
+    if head == "scheduler_params":
+        return f"--sched-set {rest}" if rest else "--sched-set"
     return "--" + field.replace("_", "-")
 
 

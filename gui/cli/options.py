@@ -19,6 +19,7 @@ from engine.experiment_settings import SEED_MAX
 from engine.optimizers import OPTIMIZERS
 from engine.schedulers import SCHEDULERS
 from engine.training.config import LOSSES, TrainConfig
+from engine.training.estimate import DataShape, data_shape
 from engine.training.model import ACTIVATIONS, INITS, OUTPUT_ACTIVATIONS, parse_layers
 from gui.cli.driver import add_experiment_option
 from gui.cli.flags import Source, parse_assignments
@@ -206,3 +207,12 @@ def training_config(args, settings: TrainingSettings | None, source: Source):
     except ExperimentError as err:
         raise source.name(err) from None
     return cfg, data, used
+
+
+def run_data_shape(cfg: TrainConfig, data, download: bool = False) -> DataShape:
+    """Return the shape of ``cfg``'s data for the estimate: of ``data`` when loaded, else without loading it
+    where that is possible (built-in sets, IDX headers), else by loading it (a CSV file)."""
+    if data is not None:
+        return DataShape.of(data)
+    shape = data_shape(cfg)
+    return shape if shape is not None else DataShape.of(cfg.load_data(download=download))

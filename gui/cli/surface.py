@@ -15,7 +15,7 @@ from engine.optimizers import OPTIMIZERS
 from engine.schedulers import SCHEDULERS, resolve_scheduler
 from engine.surface.functions import BUILTINS, Surface, get_surface, parse_domain, surface_ids
 from engine.surface.paths import MAX_STEPS, parse_point, paths_job
-from gui.cli.driver import add_experiment_option, drive, load_file, progress, write_experiment
+from gui.cli.driver import add_experiment_option, check_outputs, drive, load_file, progress, write_experiment
 from gui.cli.flags import Source, parse_assignments
 
 SURFACE_TAB = 0
@@ -237,7 +237,11 @@ def surface_settings(args, base: SurfaceSettings, source: Source):
 
 
 def run(args) -> int:
-    """Compute the paths and write paths.json, paths.csv, surface.png and experiment.json; return 0."""
+    """Compute the paths and write paths.json, paths.csv, surface.png and experiment.json; return 0.
+
+    The output folder is checked before anything is computed; the files are written all-or-nothing.
+    """
+    check_outputs(args)
     loaded = load_file(args)
     source = Source(args.experiment, "surface", SurfaceSettings.model_fields, words=flag_words)
     try:
@@ -252,31 +256,34 @@ def run(args) -> int:
             paths = drive(job, token, lambda p: bar.update(p.step - bar.n))
     except UserError as err:
         raise source.name(err) from None
-    with Staged(args.out) as out:
-        write_json(
-            {
-                "function": surface.id if surface.id != "formula" else surface.formula,
-                "formula": surface.formula or None,
-                "dims": surface.dims,
-                "domain": [list(d) for d in surface.domain],
-                "minima": [{"point": list(m.point), "value": m.value, "kind": m.kind} for m in surface.minima],
-                "scheduler": {"id": settings.scheduler, "params": sched_params},
-                "steps": steps,
-                "runs": [p.to_dict() for p in paths],
-            },
-            out.path("paths.json"),
-        )
-        coords = ["x", "y"][: surface.dims]
-        rows = (
-            [p.optimizer, p.start_index, k, *pt, loss]
-            for p in paths
-            for k, (pt, loss) in enumerate(zip(p.points.tolist(), p.losses.tolist()))
-        )
-        write_csv(["optimizer", "start_index", "step", *coords, "loss"], rows, out.path("paths.csv"))
-        write_experiment(out, loaded, SURFACE_TAB, "surface", settings, SurfaceResult.from_paths(paths))
-        from gui.charts.render import render_surface
+    try:
+        with Staged(args.out) as out:
+            write_json(
+                {
+                    "function": surface.id if surface.id != "formula" else surface.formula,
+                    "formula": surface.formula or None,
+                    "dims": surface.dims,
+                    "domain": [list(d) for d in surface.domain],
+                    "minima": [{"point": list(m.point), "value": m.value, "kind": m.kind} for m in surface.minima],
+                    "scheduler": {"id": settings.scheduler, "params": sched_params},
+                    "steps": steps,
+                    "runs": [p.to_dict() for p in paths],
+                },
+                out.path("paths.json"),
+            )
+            coords = ["x", "y"][: surface.dims]
+            rows = (
+                [p.optimizer, p.start_index, k, *pt, loss]
+                for p in paths
+                for k, (pt, loss) in enumerate(zip(p.points.tolist(), p.losses.tolist()))
+            )
+            write_csv(["optimizer", "start_index", "step", *coords, "loss"], rows, out.path("paths.csv"))
+            write_experiment(out, loaded, SURFACE_TAB, "surface", settings, SurfaceResult.from_paths(paths))
+            from gui.charts.render import render_surface
 
-        render_surface(surface, paths, out.path("surface.png"), grid=grid, log=log)
+            render_surface(surface, paths, out.path("surface.png"), grid=grid, log=log)
+    except UserError as err:
+        raise source.name(err) from None
     for p in paths:
         end = ", ".join(f"{v:.4g}" for v in p.points[-1])
         state = f"diverged at step {p.diverged_at}" if p.diverged_at is not None else f"f = {p.losses[-1]:.6g}"

@@ -10,13 +10,22 @@ from engine.experiment import TrainingResult
 from engine.io import Staged, write_csv, write_json
 from engine.jobs import Token
 from engine.training.compare import metric
+from engine.training.estimate import check_batches, estimate_run
 from engine.training.jobs import prepare_job, train_job
 from engine.training.metrics import confusion_matrix, decision_grid, per_class_accuracy, predictions
 from engine.training.model import load_weights_file
 from engine.training.trainer import HISTORY_COLUMNS
 from gui.charts import style
-from gui.cli.driver import drive, load_file, progress, write_experiment
-from gui.cli.options import add_training_options, training_config, training_source
+from gui.cli.driver import (
+    check_estimate,
+    check_outputs,
+    drive,
+    load_file,
+    memory_guard,
+    progress,
+    write_experiment,
+)
+from gui.cli.options import add_training_options, run_data_shape, training_config, training_source
 
 TRAINING_TAB = 1
 
@@ -30,7 +39,12 @@ def add_parser(sub) -> None:
         "With --experiment FILE, train the file's training settings; options given override them.",
     )
     add_training_options(p)
-    p.add_argument("--save-weights", default=None, help="where to write the final weights (default OUT/weights.json)")
+    p.add_argument(
+        "--save-weights",
+        default=None,
+        metavar="FILE",
+        help="where to write the final weights (default OUT/weights.json); checked before training starts",
+    )
     p.set_defaults(handler=run_train)
 
 
@@ -93,41 +107,56 @@ def _train(cfg, init, token: Token):
 
 
 def run_train(args) -> int:
-    """Train one run and write its history, weights, experiment.json and charts; return the exit code (0)."""
+    """Train one run and write its history, weights, experiment.json and charts; return the exit code (0).
+
+    Every output path is checked, and the run's memory and time estimated, before anything is loaded or
+    trained: a run that would not fit is refused (exit 2), a slow one warned about. The outputs (the
+    --out folder's files and --save-weights) are written all-or-nothing.
+    """
+    check_outputs(args, ("save_weights",))
     loaded = load_file(args)
     source = training_source(args, "training")
     try:
-        cfg, _, settings = training_config(args, loaded.training if loaded else None, source)
+        cfg, data, settings = training_config(args, loaded.training if loaded else None, source)
+        if args.init_weights is not None and not args.init_weights.strip():
+            raise UserError("the file name is empty", "init_weights")
         init = load_weights_file(args.init_weights) if args.init_weights else None
-        trainer = _train(cfg, init, Token())
+        shape = run_data_shape(cfg, data, args.download)
+        check_batches(cfg, shape)
+        estimate = estimate_run(cfg, shape, weights_json=True)
+        check_estimate(estimate)
+        with memory_guard(estimate):
+            trainer = _train(cfg, init, Token())
     except UserError as err:
         raise source.name(err) from None
     h, data = trainer.history, trainer.data
     out_dir = args.out
-    with Staged(out_dir) as out:
-        write_csv(HISTORY_COLUMNS, [r.row() for r in h], out.path("history.csv"))
-        write_json(
-            {
-                "config": cfg.to_dict(),
-                "dataset": data.summary(),
-                "path": trainer.path,
-                "diverged_at": trainer.diverged_at,
-                "history": [r.to_dict() for r in h],
-            },
-            out.path("history.json"),
-        )
-        if args.save_weights is None:
-            write_json(trainer.weights(), out.path("weights.json"))
-        write_experiment(out, loaded, TRAINING_TAB, "training", settings, TrainingResult.from_trainer(trainer))
-        history_charts([h], ["run"], out)
-        _data_charts(trainer, out)
-    if args.save_weights:
-        Path(args.save_weights).parent.mkdir(parents=True, exist_ok=True)
-        write_json(trainer.weights(), args.save_weights)
+    try:
+        with memory_guard(estimate), Staged(out_dir) as out:
+            write_csv(HISTORY_COLUMNS, [r.row() for r in h], out.path("history.csv"))
+            write_json(
+                {
+                    "config": cfg.to_dict(),
+                    "dataset": data.summary(),
+                    "path": trainer.path,
+                    "diverged_at": trainer.diverged_at,
+                    "history": [r.to_dict() for r in h],
+                },
+                out.path("history.json"),
+            )
+            if args.save_weights is None:
+                write_json(trainer.weights(), out.path("weights.json"))
+            else:
+                write_json(trainer.weights(), out.external(args.save_weights, "save_weights"))
+            write_experiment(out, loaded, TRAINING_TAB, "training", settings, TrainingResult.from_trainer(trainer))
+            history_charts([h], ["run"], out)
+            _data_charts(trainer, out)
+    except UserError as err:
+        raise source.name(err) from None
     last = h[-1]
     state = (
-        f"diverged at epoch {trainer.diverged_at}"
-        if trainer.diverged_at
+        trainer.divergence  # "diverged at epoch 0 (…)" counts too: 0 is a real epoch
+        if trainer.diverged_at is not None
         else f"train loss {last.train_loss:.4g}"
         + (f", train acc {last.train_acc:.3f}" if last.train_acc is not None else "")
         + (f", test acc {last.test_acc:.3f}" if last.test_acc is not None else "")
@@ -137,13 +166,20 @@ def run_train(args) -> int:
     return 0
 
 
+def _in_chunks(logits, rows: int = 4096):
+    """Return ``logits`` computed 4096 rows at a time: the 200×200 grid through a wide layer stays small."""
+    import torch
+
+    return lambda x: torch.cat([logits(x[i : i + rows]) for i in range(0, len(x), rows)])
+
+
 def _data_charts(trainer, out: Staged) -> None:
     """Draw decision.png (2-D class data) or confusion.png and per_class_accuracy.csv (images); returns nothing."""
     from gui.charts.render import render_confusion, render_decision
 
     data = trainer.data
     if data.n_features == 2 and data.n_classes:
-        xs, ys, classes, conf = decision_grid(trainer.logits, data.x_train)
+        xs, ys, classes, conf = decision_grid(_in_chunks(trainer.logits), data.x_train)
         render_decision(
             xs,
             ys,

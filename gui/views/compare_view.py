@@ -20,6 +20,7 @@ from gui.charts import style
 from gui.jobs import JobRunner
 from gui.views.compare_panels import ComparisonPanels
 from gui.views.config_form import ConfigForm
+from gui.views.estimates import confirm_slow, may_start
 from gui.views.field_errors import FieldErrors
 
 OVERLAY_EVERY_S = 0.3  # while a comparison runs: overlay charts redraw at most this often
@@ -31,6 +32,7 @@ class CompareView(QtWidgets.QWidget):
     """Controls and the base configuration on the left; overlay charts, small multiples and the table right."""
 
     finished = QtCore.Signal(str)
+    confirm_slow = staticmethod(confirm_slow)  # asks before a comparison estimated to be slow (tests replace it)
 
     def __init__(self, experiment: Experiment | None = None, runner: JobRunner | None = None, parent=None):
         super().__init__(parent)
@@ -252,8 +254,10 @@ class CompareView(QtWidgets.QWidget):
         try:
             spec = self.read_spec()
             comparison = spec.to_comparison()
+            if not may_start(self, [cfg for _, _, cfg in comparison.runs()], self.confirm_slow):
+                return
         except UserError as err:
-            self.errors.show(err)
+            self.errors.show(err.under("comparison.base") if err.field and "." not in err.field else err)
             return
         self.errors.clear()
         self._commit(spec)

@@ -17,6 +17,7 @@ from engine.training.jobs import prepare_job, train_job
 from gui.charts import style
 from gui.jobs import JobRunner
 from gui.views.config_form import ConfigForm
+from gui.views.estimates import confirm_slow, may_start
 from gui.views.field_errors import FieldErrors
 from gui.views.training_panels import TrainingPanels
 
@@ -66,6 +67,8 @@ class TrainingView(QtWidgets.QWidget):
         self._form_changed()
         if self.experiment.results.training is not None:
             self.show_result(self.experiment.results.training)
+
+    confirm_slow = staticmethod(confirm_slow)  # asks before a run estimated to be slow (tests replace it)
 
     @property
     def status(self) -> str:
@@ -149,6 +152,8 @@ class TrainingView(QtWidgets.QWidget):
         if self.trainer is None:
             try:
                 config = self.experiment.training.to_config()
+                if not may_start(self, [config], self.confirm_slow):
+                    return
             except UserError as err:
                 self.errors.show(err)
                 return
