@@ -444,3 +444,18 @@ def test_an_existing_output_folder_keeps_other_files_and_gets_new_ones_whole(tmp
     assert (out / "notes.txt").read_text() == "mine"
     assert (out / "history.csv").read_text().startswith("epoch,") and (out / "experiment.json").exists()
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_a_run_that_is_not_finite_before_training_says_diverged_at_epoch_0(tmp_path, capsys):
+    """Weights near the float32 limit make the very first loss infinite: 'diverged at epoch 0', not 'loss nan'."""
+    huge = {
+        "layers": [{"weight": [[3e38, 3e38]] * 4, "bias": [3e38] * 4}, {"weight": [[3e38] * 4] * 3, "bias": [0.0] * 3}]
+    }
+    weights = tmp_path / "w.json"
+    weights.write_text(json.dumps(huge))
+    out = tmp_path / "out"
+    args = ["train", "--points", "20", "--layers", "2,4,3", "--epochs", "3", "--dropout", "0.1"]
+    code = main([*args, "--init-weights", str(weights), "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "diverged at epoch 0 (" in printed and "train loss nan" not in printed

@@ -135,3 +135,19 @@ def test_paths_are_computed_off_the_gui_thread(view, qtbot):
     timer.stop()
     assert len(view.paths[0].losses) == 5001
     assert len(ticks) >= 3
+
+
+def test_a_constant_formula_is_a_red_message_not_a_traceback(view, qtbot, capfd):
+    choose(view, qtbot, FORMULA)
+    drawn = list(view.paths)
+    for text in ("2", "0/0", "9**9**9**9", "log(-1)", "0x" + "f" * 280, "1if x else 2"):
+        view.formula.setText(text)
+        qtbot.waitUntil(lambda: view.error.isVisible(), timeout=3000)
+        assert view.error.text().startswith("Formula:")
+        assert len(view.paths) == len(drawn) and all(a is b for a, b in zip(view.paths, drawn))  # drawing kept
+        with qtbot.waitSignal(view.recomputed, timeout=5000):
+            view.formula.setText("x**2")
+        assert not view.error.isVisible()
+        drawn = list(view.paths)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Warning" not in err
