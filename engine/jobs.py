@@ -25,16 +25,19 @@ class Token:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._lock = threading.Lock()  # a pause racing a stop must never leave a stopped job held
 
     def stop(self) -> None:
         """Ask the job to end at its next checkpoint (a paused job wakes up to end)."""
-        self._stop.set()
-        self._running.set()
+        with self._lock:
+            self._stop.set()
+            self._running.set()
 
     def pause(self) -> None:
         """Hold the job at its next checkpoint until resume() or stop()."""
-        if not self._stop.is_set():
-            self._running.clear()
+        with self._lock:
+            if not self._stop.is_set():
+                self._running.clear()
 
     def resume(self) -> None:
         """Let a paused job go on."""

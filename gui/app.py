@@ -20,7 +20,11 @@ def run_app() -> int:
     window = MainWindow()
     window.show()
     settle_garbage_collector()
-    return app.exec()
+    code = app.exec()
+    # quitting without closing the window (the session ends, app.quit()) must still end every job first:
+    # a worker thread inside torch while the interpreter shuts down can crash the process on its way out
+    window.runner.shutdown(timeout=1.0)
+    return code
 
 
 def settle_garbage_collector() -> None:

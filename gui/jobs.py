@@ -71,8 +71,8 @@ class JobHandle:
             import torch
 
             torch.set_num_threads(self._threads)
-        job = self._job(self.token) if callable(self._job) else self._job
         try:
+            job = self._job(self.token) if callable(self._job) else self._job
             while True:
                 try:
                     snapshot = next(job)
@@ -108,30 +108,21 @@ class JobHandle:
         """Return whether the job is held at a checkpoint (or will be at the next one)."""
         return self.token.paused
 
-    @property
-    def active(self) -> bool:
-        """Return whether the job has not yet been delivered as done."""
-        return not self._delivered
-
-    def latest(self) -> Any:
-        """Return the newest snapshot (None before the first)."""
-        with self._lock:
-            return self._snapshot
-
     def deliver(self) -> bool:
         """Call the callbacks with what is new; return True once the job has ended and been delivered."""
+        done = self.done  # read first: every snapshot stored before the job ended is then taken below
         with self._lock:
             fresh = self._version != self._seen
             snapshot, self._seen = self._snapshot, self._version
-        done = self.done  # read before the snapshot callback: the last snapshot then always precedes on_done
-        if fresh and self._on_snapshot is not None:
-            self._on_snapshot(snapshot)
-        if done and not self._delivered:
-            self._delivered = True
-            if self._on_done is not None:
-                self._on_done(self)
-            return True
-        return False
+        try:
+            if fresh and self._on_snapshot is not None:
+                self._on_snapshot(snapshot)
+        finally:  # a view that failed to draw a snapshot still hears that its job ended
+            if done and not self._delivered:
+                self._delivered = True
+                if self._on_done is not None:
+                    self._on_done(self)
+        return done
 
 
 class JobRunner(QtCore.QObject):

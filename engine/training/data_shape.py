@@ -61,7 +61,7 @@ def data_shape(config: TrainConfig) -> DataShape | None:
             return _split_shape(rows, frac, name, features, classes)
         if name in ("mnist", "fashion-mnist"):
             return _idx_shape(name, config.data_dir, frac)
-    except (OSError, ValueError, TypeError, EOFError):
+    except (OSError, ValueError, TypeError, EOFError, IndexError):
         return None
     return None
 

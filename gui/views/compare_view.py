@@ -43,6 +43,7 @@ class CompareView(QtWidgets.QWidget):
         self.varied: list[str] = []
         self._job = None
         self._writing = False
+        self._showing = False
         self._redrawn_at = self._heavy_at = 0.0
         self._build()
         self._model_changed(self.experiment.comparison)
@@ -215,7 +216,7 @@ class CompareView(QtWidgets.QWidget):
 
     def _edited(self, *_) -> None:
         """Validate the controls into ``experiment.comparison``; a bad field is named, nothing is lost."""
-        if getattr(self, "_showing", False):
+        if self._showing:
             return
         self.preset.setCurrentIndex(0)  # edited by hand: no longer the preset it came from
         try:
@@ -254,16 +255,21 @@ class CompareView(QtWidgets.QWidget):
         try:
             spec = self.read_spec()
             comparison = spec.to_comparison()
-            if not may_start(self, [cfg for _, _, cfg in comparison.runs()], self.confirm_slow):
-                return
+            planned = comparison.runs()
         except UserError as err:
-            self.errors.show(err.under("comparison.base") if err.field and "." not in err.field else err)
+            self.errors.show(err)
+            return
+        try:
+            if not may_start(self, [cfg for _, _, cfg in planned], self.confirm_slow):
+                return
+        except UserError as err:  # the estimate blames a field of the base configuration
+            self.errors.show(err.under("comparison.base") if err.field else err)
             return
         self.errors.clear()
         self._commit(spec)
         self.varied = [v.field for v in spec.vary]
         self.results = []
-        self._planned = len(comparison.runs())
+        self._planned = len(planned)
         self.run_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self._job = self.runner.start(
@@ -299,7 +305,17 @@ class CompareView(QtWidgets.QWidget):
             self.results = [replace(r, history=list(r.history)) for r in s.runs]
             self.redraw(heavy)
 
+    def abandon(self) -> None:
+        """Stop the comparison and forget it (an experiment is being opened): its end changes nothing here."""
+        if self._job is not None:
+            self._job.stop()
+        self._job = None
+        self.run_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+
     def _on_done(self, handle) -> None:
+        if handle is not self._job:
+            return  # abandoned: an experiment was opened since
         self._job = None
         self.run_button.setEnabled(True)
         self.stop_button.setEnabled(False)

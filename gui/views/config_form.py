@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pyqtgraph as pg
 import torch
 from PySide6 import QtCore, QtWidgets
 
@@ -30,6 +31,13 @@ def _combo(items, tip: str) -> QtWidgets.QComboBox:
     c.addItems(list(items))
     c.setToolTip(tip)
     return c
+
+
+def _exact(lo, hi, tip):
+    """Return a number field that keeps tiny values exactly (pyqtgraph's SpinBox, scientific where shorter)."""
+    w = pg.SpinBox(value=0.0, bounds=(lo, hi), dec=True, step=0.5, minStep=1e-12, decimals=6, compactHeight=False)
+    w.setToolTip(tip)
+    return w
 
 
 def _spin(lo, hi, value, tip, decimals=None, step=None, special=None):
@@ -63,8 +71,8 @@ class ConfigForm(QtWidgets.QWidget):
             self.dataset.addItem(label, key)
         self.dataset.setToolTip("What to learn")
         self.classes = _spin(2, 10, 3, "Spiral arms (classes)")
-        self.points = _spin(10, 20000, 500, "Points per arm")
-        self.noise = _spin(0, 2, 0.2, "Angular noise of the spiral", decimals=2, step=0.05)
+        self.points = _spin(2, 100000, 500, "Points per arm")
+        self.noise = _spin(0, 10, 0.2, "Angular noise of the spiral", decimals=3, step=0.05)
         self.folder = QtWidgets.QLineEdit()
         self.folder.setPlaceholderText("folder with the IDX files (blank: search the usual places)")
         self.folder.setToolTip(
@@ -110,11 +118,11 @@ class ConfigForm(QtWidgets.QWidget):
         self.output_activation = _combo(OUTPUT_ACTIVATIONS, "Applied to the last layer's output")
         self.loss = _combo(LOSSES, "Training loss")
         self.init = _combo(INITS, "Weight initialisation (zeros keeps every hidden unit identical)")
-        self.dropout = _spin(0, 0.9, 0, "Dropout after each hidden layer", decimals=2, step=0.05)
+        self.dropout = _spin(0, 0.99, 0, "Dropout after each hidden layer", decimals=3, step=0.05)
         self.batchnorm = QtWidgets.QCheckBox("batch norm")
         self.batchnorm.setToolTip("Batch normalisation after each hidden linear layer")
-        self.l1 = _spin(0, 1, 0, "L1 penalty on the weights", decimals=5, step=1e-4)
-        self.l2 = _spin(0, 1, 0, "L2 penalty on the weights", decimals=5, step=1e-4)
+        self.l1 = _exact(0, 10, "L1 penalty on the weights (exact: 1e-6 stays 1e-6)")
+        self.l2 = _exact(0, 10, "L2 penalty on the weights (exact: 1e-6 stays 1e-6)")
         for label, w in (
             ("layers", self.layers),
             ("activation", self.activation),
@@ -143,7 +151,7 @@ class ConfigForm(QtWidgets.QWidget):
 
         box = QtWidgets.QGroupBox("Run")
         f = QtWidgets.QFormLayout(box)
-        self.batch_size = _spin(0, 100000, 20, "Samples per batch (full = the whole training set)", special="full")
+        self.batch_size = _spin(0, 1000000, 20, "Samples per batch (full = the whole training set)", special="full")
         self.epochs = _spin(1, 100000, 100, "Epochs to train")
         self.seed = _spin(0, 2**31 - 1, 1, "Seed for the data split, the initial weights and the batch order")
         self.shuffle = QtWidgets.QCheckBox("shuffle batches")
@@ -243,8 +251,8 @@ class ConfigForm(QtWidgets.QWidget):
             init=self.init.currentText(),
             dropout=self.dropout.value(),
             batchnorm=self.batchnorm.isChecked(),
-            l1=self.l1.value(),
-            l2=self.l2.value(),
+            l1=float(self.l1.value()),
+            l2=float(self.l2.value()),
             optimizer=self.optimizer.current_id(),
             optimizer_params=self.optimizer.values(),
             scheduler=self.scheduler.current_id(),

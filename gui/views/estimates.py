@@ -27,7 +27,10 @@ def may_start(parent, configs, ask=confirm_slow) -> bool:
     ``ask(parent, message)`` when it will be slow. Data sets whose size is only known once loaded (CSV files)
     are not estimated here.
     """
-    shape = data_shape(configs[0])
+    try:
+        shape = data_shape(configs[0])
+    except Exception:  # noqa: BLE001 - a file the estimate cannot read is the loader's to report, in its words
+        shape = None
     if shape is None:
         return True
     try:

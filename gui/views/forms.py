@@ -158,8 +158,10 @@ class RegistryPicker(QtWidgets.QWidget):
         index = self.combo.findData(entry_id)
         if index >= 0:
             self.combo.setCurrentIndex(index)
-        if values:
-            self.form.set_values({k: v for k, v in values.items() if k in self.form.editors})
+        if values is not None:  # every value, defaults where missing: a previous entry's typing never survives
+            entry = self.registry.get(self.current_id())
+            merged = {**entry.defaults(), **values}
+            self.form.set_values({k: v for k, v in merged.items() if k in self.form.editors})
 
     def values(self) -> dict:
         """Return the chosen entry's parameter values."""

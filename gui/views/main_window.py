@@ -127,8 +127,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def apply_experiment(self, loaded: Experiment) -> None:
         """Make ``loaded`` the current experiment: every view follows the model's events; charts are restored."""
-        self.training.stop()
-        self.compare.worker_stop()
+        self.training.abandon()
+        self.compare.abandon()
         exp = self.experiment
         exp.results = Results()  # views must not redraw an old result against new settings
         exp.surface = loaded.surface

@@ -54,6 +54,7 @@ class TrainingView(QtWidgets.QWidget):
         self.trainer = None  # the run in progress (kept between Pause and Run)
         self.snapshot = None  # the newest TrainingSnapshot
         self._job = None
+        self._restore = None  # the job that redraws a restored run's side panel from its saved weights
         self._queued: int | None | str = "none"  # epochs of a Run/Step asked for while a job winds down
         self._pausing = False
         self._status = "idle"
@@ -162,6 +163,9 @@ class TrainingView(QtWidgets.QWidget):
             config = self.trainer.config
         self._queued = "none"
         self._pausing = False
+        if self._restore is not None:  # a new run replaces the restored picture
+            self._restore.stop()
+            self._restore = None
         self._set_status("loading" if self.trainer is None else "running")
         self._job = self.runner.start(
             "training", _session(config, self.trainer, epochs), on_snapshot=self._on_snapshot, on_done=self._on_done
@@ -215,6 +219,7 @@ class TrainingView(QtWidgets.QWidget):
         if self.runner.parent() is self:
             return self.runner.shutdown(timeout)
         self.runner.stop_all("training")
+        self.runner.stop_all("restore")
         return True
 
     # -- results from the job -----------------------------------------------------------------------------
@@ -230,7 +235,19 @@ class TrainingView(QtWidgets.QWidget):
             self.panels.draw(s)
         self.panels.draw_status(s, self._status)
 
+    def abandon(self) -> None:
+        """Stop the current job and forget it (an experiment is being opened): its end changes nothing here."""
+        self._queued = "none"
+        for job in (self._job, self._restore):
+            if job is not None:
+                job.stop()
+        self._job = self._restore = None
+        self._pausing = False
+        self.trainer = None
+
     def _on_done(self, handle) -> None:
+        if handle is not self._job:
+            return  # abandoned (an experiment was opened since): its results belong to nothing shown
         self._job = None
         trainer, status = handle.result if handle.result is not None else (None, "error")
         if handle.error is not None:
@@ -250,6 +267,9 @@ class TrainingView(QtWidgets.QWidget):
             else:
                 status = "paused" if status == "finished" and not trainer.finished else status
         self._pausing = False
+        if self.trainer is not None and self.trainer.config != self._settings_config():
+            self.trainer = None  # settings changed while it ran: the next Run starts from them, not the old run
+            status = "stopped" if status == "paused" else status
         if self.snapshot is not None:
             self.panels.draw(self.snapshot)
         if trainer is not None and trainer.epoch > 0:
@@ -266,6 +286,12 @@ class TrainingView(QtWidgets.QWidget):
         if queued != "none" and status not in ("error",):
             self._start(queued)
 
+    def _settings_config(self):
+        try:
+            return self.experiment.training.to_config()
+        except UserError:
+            return None
+
     def show_result(self, result: TrainingResult) -> None:
         """Draw a saved run (from an opened experiment) without training: its curves, and its decision regions
         or confusion matrix recomputed from the saved weights in the background."""
@@ -280,10 +306,15 @@ class TrainingView(QtWidgets.QWidget):
             config = TrainConfig.from_dict(result.config).validated()
         except UserError:
             return  # the curves are shown; the side panel needs a configuration that still validates
-        self.runner.start(
-            "restore",
-            lambda token: prepare_job(config, token, init_weights=result.weights),
-            on_snapshot=lambda s: self.panels.draw_visuals(s.visuals) if s.visuals is not None else None,
+        if self._restore is not None:
+            self._restore.stop()
+
+        def draw(s):
+            if s.visuals is not None and self._restore is not None and self._restore is handle:
+                self.panels.draw_visuals(s.visuals)
+
+        handle = self._restore = self.runner.start(
+            "restore", lambda token: prepare_job(config, token, init_weights=result.weights), on_snapshot=draw
         )
 
     # -- status -------------------------------------------------------------------------------------------
