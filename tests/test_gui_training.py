@@ -230,3 +230,18 @@ def test_a_slow_run_asks_first_and_can_be_declined(view, qtbot):
     qtbot.waitUntil(lambda: view.status == "running", timeout=20000)
     view.stop()
     wait_status(qtbot, view, "stopped", timeout=5000)
+
+
+def test_settings_changed_during_a_run_start_a_fresh_run(view, qtbot):
+    view.form.points.setValue(3000)
+    view.form.epochs.setValue(500)
+    view.run()
+    qtbot.waitUntil(lambda: view.status == "running", timeout=20000)
+    view.form.optimizer.form.editors["lr"].setValue(0.0123)
+    view.pause()
+    qtbot.waitUntil(lambda: view._job is None, timeout=5000)
+    assert view.trainer is None  # the paused run had the old rate: it is not continued
+    view.form.epochs.setValue(1)
+    view.run()
+    wait_status(qtbot, view, "finished")
+    assert view.trainer.config.optimizer_params["lr"] == pytest.approx(0.0123)

@@ -260,3 +260,31 @@ def test_an_optimizer_race_uses_each_optimizers_own_colour(window, qtbot):
     window.surface.set_checked(["adam"])
     qtbot.waitUntil(lambda: [p.optimizer for p in window.surface.paths] == ["adam"], timeout=5000)
     assert window.surface.layer.items[0].line.opts["pen"].color().name() == optimizer_colour("adam")
+
+
+def test_opening_a_file_during_a_run_keeps_the_files_results(window, qtbot, tmp_path):
+    window.training.form.points.setValue(60)
+    window.training.form.epochs.setValue(2)
+    window.training.run()
+    qtbot.waitUntil(lambda: window.training.status == "finished", timeout=30000)
+    path = window.save_to(tmp_path / "two.json")
+    form = window.training.form
+    form.points.setValue(3000)
+    form.epochs.setValue(500)
+    window.training.run()
+    qtbot.waitUntil(lambda: window.training.status == "running", timeout=20000)
+    assert window.open_path(path)
+    qtbot.wait(500)  # the abandoned run ends meanwhile: it must not write over the opened results
+    assert [h["epoch"] for h in window.experiment.results.training.history] == [0, 1, 2]
+    assert window.training.status == "finished" and window.training.form.epochs.value() == 2
+
+
+def test_values_beyond_the_old_widget_ranges_open_unchanged(window, tmp_path):
+    doc = {"descent_lab_experiment": 2, "training": {"points": 50000, "noise": 5.0, "l2": 1e-6, "dropout": 0.95,
+                                                     "batch_size": 500000, "layers": [2, 50, 3]}}  # fmt: skip
+    path = tmp_path / "wide.json"
+    path.write_text(json.dumps(doc))
+    assert window.open_path(path)
+    t = window.experiment.training
+    assert (t.points, t.noise, t.l2, t.dropout, t.batch_size) == (50000, 5.0, 1e-6, 0.95, 500000)
+    assert window.training.form.config().l2 == 1e-6
