@@ -134,7 +134,7 @@ def _labels(trainer: Trainer) -> tuple[str, str, str]:
 
 
 def prepare_job(
-    config: TrainConfig, token, init_weights: dict | None = None
+    config: TrainConfig, token, init_weights: dict | None = None, data=None
 ) -> Generator[TrainingSnapshot, None, Trainer | None]:
     """Load the data and build a Trainer; return it, or None when ``token`` was stopped at any point.
 
@@ -145,7 +145,7 @@ def prepare_job(
     yield TrainingSnapshot("loading", 0, config.epochs, 0, 0, [], 0, 0.0, 0.0, "", "", "", None, None)
     if token.checkpoint():
         return None
-    data = config.load_data()
+    data = config.load_data() if data is None else data  # a caller that loaded it already passes it
     if token.checkpoint():
         return None
     try:

@@ -37,7 +37,7 @@ def _save(widget, item, path: Path) -> Path:
 
 
 def render_surface(surface, paths, path: str | Path, grid: int = 300, log: bool | None = None) -> Path:
-    """Write the contour (or 1-D curve) of ``surface`` with every path and a legend to a PNG."""
+    """Write the contour (or 1-D curve) of ``surface`` with every path and a legend to a PNG; return its path."""
     from engine.surface.scene import path_colours, plot_bounds
     from gui.charts.contour import ContourMap
     from gui.charts.paths import PathLayer
@@ -61,7 +61,7 @@ def render_surface(surface, paths, path: str | Path, grid: int = 300, log: bool 
 def render_lines(
     series: list[dict], path: str | Path, title: str, ylabel: str, xlabel: str = "epoch", log_y: bool = False
 ) -> Path:
-    """Write a line chart; each series is {name, x, y, colour, dashed?, band?}."""
+    """Write a line chart (each series is {name, x, y, colour, dashed?, band?}) to a PNG; return its path."""
     from gui.charts.curves import LineChart
 
     widget = _layout(900, 560)
@@ -73,7 +73,7 @@ def render_lines(
 
 
 def render_grid(cells: dict, rows: list[str], cols: list[str], path: str | Path, title: str, ylabel: str) -> Path:
-    """Write small multiples: cells[(row, col)] = list of series dicts, one plot per cell."""
+    """Write small multiples (cells[(row, col)] = list of series dicts, one plot per cell); return the PNG's path."""
     from gui.charts.curves import LineChart
 
     widget = _layout(320 * len(cols) + 80, 270 * len(rows) + 70)
@@ -100,7 +100,7 @@ def render_grid(cells: dict, rows: list[str], cols: list[str], path: str | Path,
 
 
 def render_decision(xs, ys, classes, confidence, x, y, n_classes: int, path: str | Path, title: str) -> Path:
-    """Write decision regions with the data points to a PNG."""
+    """Write decision regions with the data points to a PNG; return its path."""
     from gui.charts.curves import DecisionMap
 
     widget = _layout(760, 720)
@@ -111,7 +111,7 @@ def render_decision(xs, ys, classes, confidence, x, y, n_classes: int, path: str
 
 
 def render_confusion(matrix, labels, path: str | Path, title: str) -> Path:
-    """Write a confusion matrix to a PNG."""
+    """Write a confusion matrix to a PNG; return its path."""
     from gui.charts.curves import ConfusionMatrix
 
     widget = _layout(720, 700)

@@ -90,9 +90,10 @@ def history_charts(histories, names, out: Staged) -> None:
     render_lines(lr_series, out.path("lr.png"), "learning rate", "learning rate")
 
 
-def _train(cfg, init, token: Token):
-    """Return the trained Trainer: prepare_job, then train_job with an epoch bar (KeyboardInterrupt if stopped)."""
-    trainer = drive(prepare_job(cfg, token, init), token)
+def _train(cfg, init, token: Token, data=None):
+    """Return the trained Trainer: prepare_job (on ``data`` when it is loaded already), then train_job with an
+    epoch bar (KeyboardInterrupt if stopped)."""
+    trainer = drive(prepare_job(cfg, token, init, data), token)
     print(trainer.data.summary(), file=sys.stderr)
     with progress(cfg.epochs, "train", "epoch") as bar:
 
@@ -126,7 +127,7 @@ def run_train(args) -> int:
         estimate = estimate_run(cfg, shape, weights_json=True)
         check_estimate(estimate)
         with memory_guard(estimate):
-            trainer = _train(cfg, init, Token())
+            trainer = _train(cfg, init, Token(), data)
     except UserError as err:
         raise source.name(err) from None
     h, data = trainer.history, trainer.data

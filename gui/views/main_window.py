@@ -142,7 +142,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabs.setCurrentIndex(loaded.tab)
 
     def save_to(self, path: str | Path) -> Path:
-        """Write the experiment, results included, to ``path`` (atomically) and remember it as recent."""
+        """Write the experiment, results included, to ``path`` (atomically), remember it as recent; return the path."""
         path = save_experiment(self.experiment_with_tab(), path)
         self.current_file = path
         self._add_recent(path)
@@ -155,7 +155,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return self.experiment
 
     def open_path(self, path: str | Path) -> bool:
-        """Load an experiment file; report problems (naming the field) in a message box and keep the current state."""
+        """Load an experiment file; return True, or False after a message naming the field (state kept)."""
         path = Path(path)
         try:
             loaded = load_experiment(path)
@@ -217,7 +217,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- export -------------------------------------------------------------------------------------------
     def export_all(self, folder: str | Path) -> list[Path]:
-        """Write every chart of the current view (PNG, SVG, CSV) into ``folder``."""
+        """Write every chart of the current view (PNG, SVG, CSV) into ``folder``; return the files written."""
         view = self.tabs.currentWidget()
         written = view.charts.export_all(folder)
         if view is self.compare and self.compare.results:
