@@ -38,6 +38,17 @@ def test_untouched_defaults_are_not_carried_over(qtbot):
     assert picker.values()["lr"] == OPTIMIZERS.get("adam").defaults()["lr"]
 
 
+def _wheel_down(widget):
+    """Send one notch of the mouse wheel to ``widget`` (as the pointer over it would); returns nothing."""
+    centre = QtCore.QPointF(widget.rect().center())
+    event = QtGui.QWheelEvent(
+        centre, widget.mapToGlobal(centre), QtCore.QPoint(), QtCore.QPoint(0, -120),
+        QtCore.Qt.MouseButton.NoButton, QtCore.Qt.KeyboardModifier.NoModifier,
+        QtCore.Qt.ScrollPhase.NoScrollPhase, False,
+    )  # fmt: skip
+    QtWidgets.QApplication.sendEvent(widget, event)
+
+
 def test_the_wheel_over_an_unfocused_combo_scrolls_instead_of_changing_it(qtbot, tmp_path):
     from gui.views.main_window import MainWindow
 
@@ -47,32 +58,11 @@ def test_the_wheel_over_an_unfocused_combo_scrolls_instead_of_changing_it(qtbot,
     w.tabs.setCurrentWidget(w.training)
     combo = w.training.form.optimizer.combo
     before = combo.currentData()
-    centre = QtCore.QPointF(combo.rect().center())
     for _ in range(3):
-        event = QtGui.QWheelEvent(
-            centre,
-            combo.mapToGlobal(centre),
-            QtCore.QPoint(),
-            QtCore.QPoint(0, -120),
-            QtCore.Qt.MouseButton.NoButton,
-            QtCore.Qt.KeyboardModifier.NoModifier,
-            QtCore.Qt.ScrollPhase.NoScrollPhase,
-            False,
-        )
-        QtWidgets.QApplication.sendEvent(combo, event)
+        _wheel_down(combo)
     assert combo.currentData() == before  # SGD did not become Adam
     combo.setFocus()
     qtbot.waitUntil(combo.hasFocus, timeout=2000)
-    event = QtGui.QWheelEvent(
-        centre,
-        combo.mapToGlobal(centre),
-        QtCore.QPoint(),
-        QtCore.QPoint(0, -120),
-        QtCore.Qt.MouseButton.NoButton,
-        QtCore.Qt.KeyboardModifier.NoModifier,
-        QtCore.Qt.ScrollPhase.NoScrollPhase,
-        False,
-    )
-    QtWidgets.QApplication.sendEvent(combo, event)
+    _wheel_down(combo)
     assert combo.currentData() != before  # a focused field still takes the wheel
     w.runner.shutdown()
