@@ -62,11 +62,15 @@ def test_comparison_runs_in_background_with_grid_and_table(window, qtbot, tmp_pa
     assert {"compare_loss.png", "compare_loss.svg", "compare_loss.csv", "summary.csv"} <= files
 
 
-def test_presets_set_the_comparison_and_never_the_training_tab(window):
+def test_presets_set_the_comparison_and_never_the_training_tab(window, qtbot):
     c = window.compare
     training_before = window.training.form.config()
     model_before = window.experiment.training.model_dump()
-    c._preset(c.preset.findText("Optimizer × learning rate grid (iris)"))
+    name = "Optimizer × learning rate grid (iris)"
+    c.preset.setCurrentIndex(c.preset.findText(name))
+    c._preset(c.preset.findText(name))
+    qtbot.wait(500)  # the fields' late echoes of the values just shown
+    assert c.preset.currentText() == name  # the combo still says which preset is loaded
     assert c.base_form.dataset.currentData() == "iris"
     assert window.experiment.comparison.base.dataset == "iris"
     assert c.field1.currentText() == "optimizer" and c.field2.currentText() == "lr"

@@ -218,15 +218,16 @@ class CompareView(QtWidgets.QWidget):
         """Validate the controls into ``experiment.comparison``; a bad field is named, nothing is lost."""
         if self._showing:
             return
-        self.preset.setCurrentIndex(0)  # edited by hand: no longer the preset it came from
         try:
             spec = self.read_spec()
             spec.to_comparison()  # every run's configuration is checked while typing, not only at Run
         except UserError as err:
+            self.preset.setCurrentIndex(0)  # edited by hand: no longer the preset it came from
             self.errors.show(err)
             return
         self.errors.clear()
-        if spec != self.experiment.comparison:
+        if spec != self.experiment.comparison:  # a field's late echo of the same value changes nothing
+            self.preset.setCurrentIndex(0)
             self._commit(spec)
 
     def _commit(self, spec: ComparisonSpec) -> None:
