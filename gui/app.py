@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -21,9 +22,13 @@ def run_app() -> int:
     window.show()
     settle_garbage_collector()
     code = app.exec()
-    # quitting without closing the window (the session ends, app.quit()) must still end every job first:
-    # a worker thread inside torch while the interpreter shuts down can crash the process on its way out
-    window.runner.shutdown(timeout=1.0)
+    # quitting without closing the window (the session ends, app.quit()) must still end every job first
+    if not window.runner.shutdown(timeout=1.0):
+        # a worker is still inside one call it cannot leave (a torch kernel, an import): finalizing Python
+        # under it can abort the process, so leave at once, as a closed window should, with the exit code
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     return code
 
 

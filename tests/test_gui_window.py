@@ -221,7 +221,8 @@ def test_start_up_process_survives_a_corrupt_settings_file(tmp_path):
         "QtCore.QTimer.singleShot(1500, app.quit);"
         "from gui.app import run_app; sys.exit(run_app())"
     )
-    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "QT_QPA_PLATFORM": "offscreen"}
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "QT_QPA_PLATFORM": "offscreen",
+           "PYTHONFAULTHANDLER": "1"}  # fmt: skip
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     assert b"Traceback" not in proc.stderr
