@@ -201,3 +201,34 @@ def test_a_failed_write_names_the_final_path_and_leaves_nothing(tmp_path, capsys
     err = capsys.readouterr().err.splitlines()
     assert err == [f"error: --out: cannot write {out / 'surface.png'}: No space left on device"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_surface_png_tells_two_starts_of_one_optimizer_apart(tmp_path, monkeypatch):
+    """surface.png draws each start in its own symbol and dash, with smaller stars and a legend entry per start."""
+    from PySide6 import QtCore
+
+    import gui.charts.paths as chart_paths
+
+    layers = []
+
+    class Recording(chart_paths.PathLayer):
+        def __init__(self, plot):
+            super().__init__(plot)
+            layers.append(self)
+
+    monkeypatch.setattr(chart_paths, "PathLayer", Recording)
+    out = tmp_path / "o"
+    code = run(
+        "--function", "peaks", "--start=-0.35,-0.67", "--start", "0.3,1.3", "--optimizers", "adam",
+        "--steps", "10", "--grid", "40", "--out", str(out),
+    )  # fmt: skip
+    assert code == 0 and (out / "surface.png").exists()
+    (layer,) = layers
+    a, b = layer.items
+    assert a.line.opts["symbol"] != b.line.opts["symbol"]
+    assert a.line.opts["pen"].style() == QtCore.Qt.PenStyle.SolidLine
+    assert b.line.opts["pen"].style() == QtCore.Qt.PenStyle.DashLine
+    assert a.line.opts["pen"].color() == b.line.opts["pen"].color()
+    assert a.start.opts["size"] < 18
+    legend = [label.text for _sample, label in layer.plot.legend.items]
+    assert legend == ["Adam", "start 1", "start 2"]

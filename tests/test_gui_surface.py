@@ -151,3 +151,97 @@ def test_a_constant_formula_is_a_red_message_not_a_traceback(view, qtbot, capfd)
         drawn = list(view.paths)
     err = capfd.readouterr().err
     assert "Traceback" not in err and "Warning" not in err
+
+
+def _pen_style(item):
+    return item.opts["pen"].style()
+
+
+def test_two_starts_of_one_optimizer_differ_in_symbol_and_dash(view, qtbot):
+    from engine.surface.scene import start_style
+
+    view.set_checked(["adam"])
+    view.add_start((0.3, 1.3))
+    with qtbot.waitSignal(view.recomputed, timeout=5000):
+        view.add_start((-0.4, -0.5), keep_others=True)
+    assert len(view.paths) == 2 and {p.start_index for p in view.paths} == {0, 1}
+    a, b = view.layer.items
+    assert a.line.opts["symbol"] != b.line.opts["symbol"]
+    assert (a.line.opts["symbol"], b.line.opts["symbol"]) == (start_style(0)[0], start_style(1)[0])
+    assert _pen_style(a.line) == QtCore.Qt.PenStyle.SolidLine and _pen_style(b.line) == QtCore.Qt.PenStyle.DashLine
+    assert a.line.opts["pen"].color() == b.line.opts["pen"].color()  # the colour stays the optimizer's
+    assert a.start.opts["size"] < 18  # smaller stars with several starts
+    legend = [label.text for _sample, label in view.legend.items]
+    assert "Adam" in legend and "start 1" in legend and "start 2" in legend
+    curves = view.loss_chart.curves
+    assert set(curves) == {"Adam · start 1", "Adam · start 2"}
+    assert _pen_style(curves["Adam · start 1"]) != _pen_style(curves["Adam · start 2"])
+    loss_legend = [label.text for _sample, label in view.loss_chart.legend.items]
+    assert "Adam · start 2" in loss_legend
+
+
+def test_four_starts_get_small_stars(view, qtbot):
+    view.set_checked(["sgd"])
+    view.starts_edit.setText("0,0; 1,1; -1,1; 1,-1")
+    with qtbot.waitSignal(view.recomputed, timeout=5000):
+        view.starts_edit.textEdited.emit(view.starts_edit.text())
+    assert len(view.layer.items) == 4
+    assert all(item.start.opts["size"] <= 12 for item in view.layer.items)
+    assert len({item.line.opts["symbol"] for item in view.layer.items}) == 4
+    assert len({_pen_style(item.line) for item in view.layer.items}) == 4
+
+
+def test_typed_starts_give_paths_and_bad_ones_keep_the_drawing(view, qtbot):
+    n = len(view.checked_optimizers())
+    view.starts_edit.clear()
+    with qtbot.waitSignal(view.recomputed, timeout=5000):
+        qtbot.keyClicks(view.starts_edit, "0.3,1.3; -0.4,-0.5")
+    qtbot.waitUntil(lambda: len(view.paths) == 2 * n, timeout=5000)
+    assert view.starts == [(0.3, 1.3), (-0.4, -0.5)]
+    assert {p.start for p in view.paths} == {(0.3, 1.3), (-0.4, -0.5)}
+    drawn = list(view.paths)
+    for bad in ("0.3,abc", "0.3", "1,2,3", "1e99,0"):
+        view.starts_edit.setText(bad)
+        view.starts_edit.textEdited.emit(bad)
+        qtbot.waitUntil(lambda: view.error.isVisible(), timeout=3000)
+        assert view.error.text().startswith("Start points:"), view.error.text()
+        assert all(a is b for a, b in zip(view.paths, drawn)) and len(view.paths) == len(drawn)
+    # empty text: the function's default start
+    view.starts_edit.setText("")
+    with qtbot.waitSignal(view.recomputed, timeout=5000):
+        view.starts_edit.textEdited.emit("")
+    assert not view.error.isVisible() and view.starts == [] and len(view.paths) == n
+    # a Shift+click adds to the typed starts and shows in the text
+    with qtbot.waitSignal(view.recomputed, timeout=5000):
+        view.add_start((0.5, 0.5))
+    with qtbot.waitSignal(view.recomputed, timeout=5000):
+        view.add_start((1.0, -1.0), keep_others=True)
+    assert view.starts_edit.text() == "0.5,0.5; 1,-1"
+
+
+def test_typed_starts_in_one_dimension(view, qtbot):
+    choose(view, qtbot, FORMULA)
+    assert view.surface.dims == 1
+    view.starts_edit.setText("0.5; -1")
+    with qtbot.waitSignal(view.recomputed, timeout=5000):
+        view.starts_edit.textEdited.emit("0.5; -1")
+    assert view.starts == [(0.5,), (-1.0,)]
+    view.starts_edit.setText("0.5,1")
+    view.starts_edit.textEdited.emit("0.5,1")
+    qtbot.waitUntil(lambda: view.error.isVisible(), timeout=3000)
+    assert view.error.text().startswith("Start points:") and "1-D" in view.error.text()
+
+
+def test_log_box_changes_the_loss_chart(view, qtbot):
+    name = view.paths[0].label
+    _, linear = view.loss_chart.curves[name].getData()
+    assert np.allclose(linear, view.paths[0].losses)
+    view.loss_log.setChecked(True)
+    _, logged = view.loss_chart.curves[name].getData()
+    known = [m.value for m in view.surface.minima]
+    low = min([float(np.nanmin(view.scene.z)), *(float(np.nanmin(p.losses)) for p in view.paths), *known])
+    assert np.allclose(logged, np.log10(view.paths[0].losses - low + 1e-12))
+    assert "log10" in view.loss_plot.getAxis("left").labelText
+    view.loss_log.setChecked(False)
+    _, again = view.loss_chart.curves[name].getData()
+    assert np.allclose(again, linear) and view.loss_plot.getAxis("left").labelText == "f"

@@ -24,6 +24,32 @@ class SurfaceScene:
     paths: list[Path]
     colours: list[str]
 
+    @property
+    def styles(self) -> list[tuple[str, str]]:
+        """Return each path's (symbol, dash) from its start index: the starts of one optimizer told apart."""
+        return path_styles(self.paths)
+
+
+# one look per start point, cycling: the colour stays the optimizer's, so the marker and the line tell the starts
+# apart. Symbols are pyqtgraph's names, dashes are words ("solid", "dash", "dot", "dashdot") each front end maps.
+START_SYMBOLS = ("o", "s", "t", "d", "+", "x")
+START_DASHES = ("solid", "dash", "dot", "dashdot")
+
+
+def start_style(index: int) -> tuple[str, str]:
+    """Return the (step-dot symbol, line dash) of start ``index`` (0-based); start 0 is ('o', 'solid')."""
+    return START_SYMBOLS[index % len(START_SYMBOLS)], START_DASHES[index % len(START_DASHES)]
+
+
+def path_styles(paths: list[Path]) -> list[tuple[str, str]]:
+    """Return each path's (symbol, dash): the style of its start."""
+    return [start_style(p.start_index) for p in paths]
+
+
+def start_name(label: str, start_index: int, several: bool) -> str:
+    """Return a path's name in legends: 'Adam', or 'Adam · start 2' when there are several starts."""
+    return f"{label} · start {start_index + 1}" if several else label
+
 
 def plot_bounds(surface: Surface, z: np.ndarray) -> tuple:
     """Return the drawing bounds: the domain in 2-D; in 1-D the x domain and the finite range of f on the grid."""

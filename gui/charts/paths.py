@@ -1,13 +1,40 @@
-"""Optimizer paths drawn as in the seeds: start star, step dots, end star; one colour per optimizer."""
+"""Optimizer paths drawn as in the seeds: start star, step dots, end star; one colour per optimizer.
+
+Each start point has its own step-dot symbol and line dash (engine.surface.scene.start_style), so the paths of one
+optimizer from several starts can be told apart; the legend then lists the optimizers' colours and the starts' looks.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6 import QtCore
 
+from engine.surface.scene import start_style
 from gui.charts import style
 
 MAX_DOTS = 150
+PEN_STYLES = {
+    "solid": QtCore.Qt.PenStyle.SolidLine,
+    "dash": QtCore.Qt.PenStyle.DashLine,
+    "dot": QtCore.Qt.PenStyle.DotLine,
+    "dashdot": QtCore.Qt.PenStyle.DashDotLine,
+}
+START_MARK_COLOUR = "#444444"  # the starts' legend entries: neutral, the colour belongs to the optimizers
+
+
+def pen_style(dash: str) -> QtCore.Qt.PenStyle:
+    """Return the Qt pen style of an engine dash name ('solid', 'dash', 'dot', 'dashdot')."""
+    return PEN_STYLES.get(dash, QtCore.Qt.PenStyle.SolidLine)
+
+
+def star_sizes(n_starts: int) -> tuple[int, int]:
+    """Return the (start, end) star sizes: smaller with several starts, so close ones do not merge into blobs."""
+    if n_starts >= 3:
+        return 12, 13
+    if n_starts == 2:
+        return 15, 16
+    return 18, 20
 
 
 def path_xy(points: np.ndarray, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -39,19 +66,31 @@ def exit_point(x: np.ndarray, y: np.ndarray, bounds) -> tuple[float, float]:
 class PathItems:
     """The items for one path; ``show(k)`` draws its first k steps."""
 
-    def __init__(self, plot: pg.PlotItem, colour: str, name: str, legend: bool):
+    def __init__(
+        self,
+        plot: pg.PlotItem,
+        colour: str,
+        name: str,
+        legend: bool,
+        symbol: str = "o",
+        dash: str = "solid",
+        stars: tuple[int, int] = (18, 20),
+    ):
         self.plot = plot
-        pen = pg.mkPen(colour, width=2)
+        self.symbol, self.dash = symbol, dash
+        pen = pg.mkPen(colour, width=2, style=pen_style(dash))
         self.line = pg.PlotDataItem(
             pen=pen,
-            symbol="o",
-            symbolSize=6,
+            symbol=symbol,
+            symbolSize=6 if symbol in ("o", "s", "d") else 8,
             symbolBrush=colour,
             symbolPen=pg.mkPen("#222222", width=0.6),
             name=name if legend else None,
         )
-        self.start = pg.ScatterPlotItem(size=18, symbol="star", brush=style.START_COLOUR, pen=pg.mkPen("w", width=1))
-        self.end = pg.ScatterPlotItem(size=20, symbol="star", brush=colour, pen=pg.mkPen("#111111", width=1.2))
+        self.start = pg.ScatterPlotItem(
+            size=stars[0], symbol="star", brush=style.START_COLOUR, pen=pg.mkPen("w", width=1)
+        )
+        self.end = pg.ScatterPlotItem(size=stars[1], symbol="star", brush=colour, pen=pg.mkPen("#111111", width=1.2))
         self.blowup = pg.ScatterPlotItem(size=16, symbol="x", brush="#000000", pen=pg.mkPen("#d00000", width=3))
         self.name = name
         self.label = pg.TextItem(
@@ -80,7 +119,7 @@ class PathItems:
         n = len(self.x) if k is None else min(len(self.x), k + 1)
         x, y = self.x[:n], self.y[:n]
         # past MAX_DOTS points the dots merge into a line anyway, and drawing them costs most of a frame
-        self.line.setSymbol("o" if len(self.x) <= MAX_DOTS else None)
+        self.line.setSymbol(self.symbol if len(self.x) <= MAX_DOTS else None)
         self.line.setData(x, y)
         self.start.setData(x[:1], y[:1])
         done = n == len(self.x)
@@ -112,20 +151,58 @@ class PathLayer:
     def __init__(self, plot: pg.PlotItem):
         self.plot = plot
         self.items: list[PathItems] = []
+        self.legend_items: list[tuple[pg.PlotDataItem, str]] = []  # entries that stand for no one path
         self.bounds = ((-np.inf, np.inf), (-np.inf, np.inf))
 
     def set_paths(self, paths, colours: list[str], names: list[str]) -> None:
-        """Replace the drawn paths; the legend gets one entry per distinct name."""
+        """Replace the drawn paths, each in its start's symbol and dash.
+
+        With one start the legend gets one entry per distinct name; with several, one entry per name in its
+        colour (a plain line) and one per start ("start 2") in its symbol and dash, so every path can be read.
+        """
         for item in self.items:
             item.remove()
+        self._clear_legend()
         self.items = []
+        starts = sorted({p.start_index for p in paths})
+        several = len(starts) > 1
+        stars = star_sizes(len(starts))
         seen = set()
         for path, colour, name in zip(paths, colours, names):
-            item = PathItems(self.plot, colour, name, legend=name not in seen)
+            symbol, dash = start_style(path.start_index)
+            legend = not several and name not in seen
+            item = PathItems(self.plot, colour, name, legend, symbol, dash, stars)
+            item.name = f"{name} · start {path.start_index + 1}" if several else name
+            if several and name not in seen:
+                self._legend_entry(pg.PlotDataItem(pen=pg.mkPen(colour, width=3)), name)
             seen.add(name)
             item.set_path(*path_xy(path.points, path.losses), path.diverged_at)
             item.bounds = self.bounds
             self.items.append(item)
+        if several:
+            for index in starts:
+                symbol, dash = start_style(index)
+                sample = pg.PlotDataItem(
+                    pen=pg.mkPen(START_MARK_COLOUR, width=2, style=pen_style(dash)),
+                    symbol=symbol,
+                    symbolSize=8,
+                    symbolBrush="#bbbbbb",
+                    symbolPen=pg.mkPen(START_MARK_COLOUR, width=1),
+                )
+                self._legend_entry(sample, f"start {index + 1}")
+
+    def _legend_entry(self, sample: pg.PlotDataItem, text: str) -> None:
+        legend = getattr(self.plot, "legend", None)
+        if legend is not None:
+            legend.addItem(sample, text)
+        self.legend_items.append((sample, text))
+
+    def _clear_legend(self) -> None:
+        legend = getattr(self.plot, "legend", None)
+        for sample, _text in self.legend_items:
+            if legend is not None:
+                legend.removeItem(sample)
+        self.legend_items = []
 
     def show(self, k: int | None = None) -> None:
         """Draw every path up to step k (all when None)."""

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from engine.errors import UserError
 from engine.experiment import SurfaceSettings
 from engine.optimizers import OPTIMIZERS, optimizer_colour
 from engine.schedulers import SCHEDULERS
 from engine.surface.functions import BUILTINS
+from engine.surface.paths import parse_point
 from gui.views.field_errors import FieldErrors
 from gui.views.forms import ParamForm, RegistryPicker
 
@@ -37,7 +39,8 @@ class SurfaceControls(QtWidgets.QWidget):
         super().__init__(parent)
         defaults = SurfaceSettings()
         self.opt_values = {k: dict(v) for k, v in defaults.hyperparameters.items()}
-        self.starts: list[tuple[float, ...]] = []
+        self._starts: list[tuple[float, ...]] = []
+        self._typed: str | None = None  # the start points' text while it is the user's, until a click replaces it
         form = QtWidgets.QVBoxLayout(self)
         box, v = _box("Function")
         self.function = QtWidgets.QComboBox()
@@ -99,14 +102,20 @@ class SurfaceControls(QtWidgets.QWidget):
         form.addWidget(box)
 
         box, v = _box("Start points")
+        self.starts_edit = QtWidgets.QLineEdit()
+        self.starts_edit.setPlaceholderText("x,y; x,y (empty: the function's default start)")
+        self.starts_edit.setToolTip(
+            "Start points separated by ';': 'x,y; x,y' on a 2-D surface, 'x; x' on a 1-D curve. "
+            "Empty uses the function's suggested start. Clicks on the map fill this in."
+        )
         self.starts_label = QtWidgets.QLabel()
         self.starts_label.setWordWrap(True)
-        hint = QtWidgets.QLabel("Click the map to start there; Shift+click adds another start.")
+        hint = QtWidgets.QLabel("Type starts above, or click the map to start there; Shift+click adds another start.")
         hint.setWordWrap(True)
         hint.setStyleSheet("color: #555;")
         self.clear_starts = QtWidgets.QPushButton("Reset to the default start")
         self.clear_starts.setToolTip("Forget the clicked start points and use the function's suggested start")
-        for w in (self.starts_label, hint, self.clear_starts):
+        for w in (self.starts_edit, self.starts_label, hint, self.clear_starts):
             v.addWidget(w)
         form.addWidget(box)
         form.addStretch(1)
@@ -122,7 +131,7 @@ class SurfaceControls(QtWidgets.QWidget):
                 "scheduler": ("Schedule", self.scheduler),
                 "scheduler_params": ("Schedule", self.scheduler),
                 "steps": ("Steps", self.steps),
-                "starts": ("Start points", self.starts_label),
+                "starts": ("Start points", self.starts_edit),
             },
             prefix="surface",
         )
@@ -136,8 +145,37 @@ class SurfaceControls(QtWidgets.QWidget):
         self.scheduler.changed.connect(self.changed)
         self.steps.valueChanged.connect(self.changed)
         self.clear_starts.clicked.connect(self.reset_starts)
+        self.starts_edit.textEdited.connect(self._starts_typed)
         self.optimizers.setCurrentRow(0)
         self._function_changed()
+
+    # -- start points -------------------------------------------------------------------------------------
+    @property
+    def starts(self) -> list[tuple[float, ...]]:
+        """The start points last read (clicked, typed or opened); empty means the function's suggested start."""
+        return self._starts
+
+    @starts.setter
+    def starts(self, points) -> None:
+        """Set the starts from a click or a file: the text shows them, and is no longer the user's."""
+        self._starts = [tuple(float(c) for c in p) for p in points]
+        self._typed = None
+        self.starts_edit.setText("; ".join(",".join(f"{c:.6g}" for c in p) for p in self._starts))
+
+    def _starts_typed(self, text: str) -> None:
+        self._typed = text
+        self.changed.emit()
+
+    def _typed_starts(self) -> list[tuple[float, ...]]:
+        """Parse the typed text 'x,y; x,y' (or 'x; x') through the engine; raise UserError on the field starts."""
+        parts = [t.strip() for t in (self._typed or "").replace("\n", ";").split(";")]
+        points = []
+        try:
+            for part in (t for t in parts if t):
+                points.append(parse_point(part, 2 if "," in part else 1))
+        except UserError as err:
+            raise UserError(err.message, "surface.starts") from None
+        return points
 
     # -- reading and showing ------------------------------------------------------------------------------
     def checked_optimizers(self) -> list[str]:
@@ -161,7 +199,9 @@ class SurfaceControls(QtWidgets.QWidget):
         """Return the controls as validated SurfaceSettings; raise UserError naming the field."""
         from engine.experiment import load_section
 
-        return load_section(
+        typed = self._typed is not None
+        starts = self._typed_starts() if typed else self._starts
+        settings = load_section(
             SurfaceSettings,
             {
                 "function": self.function.currentData(),
@@ -173,10 +213,19 @@ class SurfaceControls(QtWidgets.QWidget):
                 "scheduler": self.scheduler.current_id(),
                 "scheduler_params": self.scheduler.values(),
                 "steps": self.steps.value(),
-                "starts": [list(s) for s in self.starts],
+                "starts": [list(s) for s in starts],
             },
             "surface",
         )
+        if typed:
+            dims = settings.surface().dims if starts else 0
+            wrong = [p for p in starts if len(p) != dims]
+            if wrong:
+                shown = ",".join(f"{c:g}" for c in wrong[0])
+                need = "x,y" if dims == 2 else "x"
+                raise UserError(f"start {shown!r} must be {need} on this {dims}-D surface", "surface.starts")
+            self._starts = list(settings.starts)
+        return settings
 
     def show_settings(self, s: SurfaceSettings) -> None:
         """Show ``s`` in the controls (without a change signal per control)."""
@@ -237,5 +286,9 @@ class SurfaceControls(QtWidgets.QWidget):
         self.changed.emit()
 
     def show_starts(self, starts) -> None:
-        """List the start points in use."""
+        """List the start points in use (the suggested one when none is typed or clicked)."""
+        if not self._starts:
+            self.starts_edit.setPlaceholderText(
+                "default start " + "; ".join(",".join(f"{c:.3g}" for c in s) for s in starts) + " (type x,y; x,y)"
+            )
         self.starts_label.setText("; ".join("(" + ", ".join(f"{c:.3g}" for c in s) + ")" for s in starts))

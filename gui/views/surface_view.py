@@ -12,19 +12,20 @@ from PySide6 import QtCore, QtWidgets
 
 from engine.errors import UserError
 from engine.experiment import Experiment, SurfaceResult, SurfaceSettings
-from engine.surface.scene import SurfaceScene, scene_job
+from engine.surface.scene import SurfaceScene, scene_job, start_name, start_style
 from gui.charts import style
 from gui.charts.chart_set import ChartSet
 from gui.charts.contour import ContourMap
 from gui.charts.curves import LineChart
-from gui.charts.paths import PathLayer
+from gui.charts.paths import PathLayer, pen_style
 from gui.jobs import JobRunner
 from gui.views.surface_controls import FORMULA, SurfaceControls
 
 __all__ = ["FORMULA", "SurfaceView"]
+LOG_EPS = 1e-12  # added before log10 so that f = min f (a path that reached the minimum) stays finite
 _FORWARDED = (
     "function formula domain error description log_scale optimizers opt_title opt_form same_lr scheduler steps "
-    "starts_label clear_starts checked_optimizers set_checked"
+    "starts_edit starts_label clear_starts checked_optimizers set_checked"
 ).split()
 
 
@@ -43,6 +44,7 @@ class SurfaceView(QtWidgets.QWidget):
         self._job = None
         self._writing = False
         self._surface_key = None
+        self.scene: SurfaceScene | None = None
         self._debounce = QtCore.QTimer(self, singleShot=True, interval=60)
         self._debounce.timeout.connect(self.recompute)
         self._anim = QtCore.QTimer(self)
@@ -93,8 +95,18 @@ class SurfaceView(QtWidgets.QWidget):
         self.canvas.ci.layout.setColumnStretchFactor(1, 2)
         self.readout = QtWidgets.QLabel("move over the map to read x, y, f")
         self.readout.setStyleSheet("color: #333; font-family: monospace;")
+        self.loss_log = QtWidgets.QCheckBox("Log loss per step")
+        self.loss_log.setToolTip(
+            "Plot log10(f − min f + 1e-12) per step, where min f is the lowest of the known minima, the grid "
+            "and every path. "
+            "Surfaces can be negative, so f itself cannot go on a log axis: the shift makes every value positive "
+            "and the axis label gives min f. A diverging path then no longer flattens the others."
+        )
+        below = QtWidgets.QHBoxLayout()
+        below.addWidget(self.readout, 1)
+        below.addWidget(self.loss_log)
         right.addWidget(self.canvas, 1)
-        right.addWidget(self.readout)
+        right.addLayout(below)
 
         controls = QtWidgets.QHBoxLayout()
         self.play = QtWidgets.QPushButton("Play")
@@ -130,6 +142,7 @@ class SurfaceView(QtWidgets.QWidget):
         self.reset.clicked.connect(lambda: self.timeline.setValue(0))
         self.speed.valueChanged.connect(self._set_speed)
         self.timeline.valueChanged.connect(self.show_step)
+        self.loss_log.toggled.connect(self._draw_losses)
         self.canvas.scene().sigMouseClicked.connect(self._clicked)
         self.canvas.scene().sigMouseMoved.connect(self._hovered)
 
@@ -183,7 +196,7 @@ class SurfaceView(QtWidgets.QWidget):
     def draw_scene(self, scene: SurfaceScene) -> None:
         """Draw a computed scene: contour (when the surface changed), paths, loss curves and the timeline."""
         surface, paths = scene.surface, scene.paths
-        self.surface, self.paths = surface, paths
+        self.surface, self.paths, self.scene = surface, paths, scene
         self.experiment.results.surface = SurfaceResult.from_paths(paths)
         self.description.setText(surface.description)
         log = self.log_scale.isChecked()
@@ -204,11 +217,7 @@ class SurfaceView(QtWidgets.QWidget):
         names = [p.label for p in paths]
         self.legend.clear()
         self.layer.set_paths(paths, scene.colours, names)  # named lines join the legend by themselves
-        self.loss_chart.clear()
-        multi = len({p.start_index for p in paths}) > 1
-        for p, c in zip(paths, scene.colours):
-            name = f"{p.label} #{p.start_index + 1}" if multi else p.label
-            self.loss_chart.set_series(name, np.arange(len(p.losses)), p.losses, c)
+        self._draw_losses()
         steps = max((len(p.losses) - 1 for p in paths), default=0)
         steps = max(steps, self.steps.value())
         self.timeline.blockSignals(True)
@@ -218,6 +227,35 @@ class SurfaceView(QtWidgets.QWidget):
         self.controls.show_starts(sorted({p.start for p in paths}, key=[p.start for p in paths].index))
         self.show_step(self.timeline.value())
         self.recomputed.emit()
+
+    def _draw_losses(self, *_) -> None:
+        """Draw each path's loss per step in its optimizer's colour and its start's dash; log10(f − min f + ε) on."""
+        scene = self.scene
+        self.loss_chart.clear()
+        if scene is None:
+            return
+        paths = scene.paths
+        several = len({p.start_index for p in paths}) > 1
+        log = self.loss_log.isChecked()
+        if log:
+            values = [scene.z[np.isfinite(scene.z)]] + [p.losses[np.isfinite(p.losses)] for p in paths]
+            values.append(np.array([m.value for m in scene.surface.minima], dtype=float))
+            values = np.concatenate([v.ravel() for v in values])
+            values = values[np.isfinite(values)]
+            low = float(values.min()) if values.size else 0.0
+            self.loss_plot.setLabel("left", f"log10(f − min f + 1e-12),  min f = {low:.4g}")
+        else:
+            self.loss_plot.setLabel("left", "f")
+        for p, c in zip(paths, scene.colours):
+            name = start_name(p.label, p.start_index, several)
+            y = p.losses
+            if log:
+                with np.errstate(invalid="ignore", over="ignore"):
+                    y = np.log10(np.maximum(y - low, 0.0) + LOG_EPS)
+            self.loss_chart.set_series(name, np.arange(len(p.losses)), y, c)
+            dash = start_style(p.start_index)[1]
+            self.loss_chart.curves[name].setPen(pg.mkPen(c, width=2, style=pen_style(dash)))
+        self.loss_plot.enableAutoRange(axis="y")
 
     def show_step(self, k: int) -> None:
         """Draw every path up to step k and move the loss chart's cursor there."""
