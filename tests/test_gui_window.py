@@ -293,3 +293,23 @@ def test_values_beyond_the_old_widget_ranges_open_unchanged(window, tmp_path):
     t = window.experiment.training
     assert (t.points, t.noise, t.l2, t.dropout, t.batch_size) == (50000, 5.0, 1e-6, 0.95, 500000)
     assert window.training.form.config().l2 == 1e-6
+
+
+def test_training_charts_share_the_epoch_axis_and_log_box(window):
+    panels = window.training.panels
+    twin, lr = panels.twin.plot, panels.lr_chart.plot
+    assert lr.vb.linkedView(lr.vb.XAxis) is twin.vb  # stacked charts: one epoch axis
+    panels.log_loss.setChecked(True)
+    assert twin.getAxis("left").logMode is True and twin.getAxis("right").logMode is False
+    panels.log_loss.setChecked(False)
+    assert twin.getAxis("left").logMode is False
+
+
+def test_comparison_legend_beside_the_loss_chart(window):
+    chart = window.compare.loss_chart
+    for k in range(18):
+        chart.set_series(f"run {k}", [0, 1, 2], [3.0, 2.0, 1.0 + k / 10], "#1f77b4")
+    window.tabs.setCurrentWidget(window.compare)
+    QtWidgets.QApplication.processEvents()
+    assert chart.legend.columnCount == 2
+    assert not chart.legend.sceneBoundingRect().intersects(chart.plot.vb.sceneBoundingRect())

@@ -9,6 +9,104 @@ from PySide6 import QtCore, QtGui
 from gui.charts import style
 
 
+class SideLegend(pg.LegendItem):
+    """A legend in its own cell of the plot's layout (right of the plot or below it), so it never covers data.
+
+    Past ``COLLAPSE`` entries it switches to two columns in a smaller font; past ``MAX_SHOWN`` the rest are
+    summarised in one line ("… and 12 more").
+    """
+
+    COLLAPSE = 8
+    MAX_SHOWN = 24
+
+    def __init__(self, plot: pg.PlotItem, place: str = "right", columns: int = 1):
+        super().__init__(offset=None, labelTextSize="9pt", brush=(255, 255, 255, 0), pen=None, colCount=columns)
+        self.frame = False
+        self.setFlag(self.GraphicsItemFlag.ItemIgnoresTransformations, False)  # scales with its plot, as in a PNG
+        self.place = place
+        self.base_columns = columns
+        self.base_size = "9pt"
+        self.hidden: list[str] = []
+        self.summary = pg.LabelItem("", size="8pt", color="#444444", justify="left", parent=self)
+        self.summary.hide()
+        self.setParentItem(plot)
+        if place == "bottom":
+            plot.layout.addItem(self, 4, 1)
+            plot.layout.setRowSpacing(3, 4)
+            plot.layout.setAlignment(self, QtCore.Qt.AlignmentFlag.AlignHCenter)
+        else:
+            plot.layout.addItem(self, 2, 3)
+            plot.layout.setColumnSpacing(2, 6)
+            plot.layout.setAlignment(self, QtCore.Qt.AlignmentFlag.AlignTop)
+        self.updateSize()
+
+    def add(self, item, name: str) -> None:
+        """Add an entry, or count it in the summary line once MAX_SHOWN entries are shown."""
+        if len(self.items) >= self.MAX_SHOWN:
+            self.hidden.append(name)
+        else:
+            self.addItem(item, name)
+        self.arrange()
+
+    def clear(self) -> None:
+        self.hidden = []
+        if getattr(self, "summary", None) is not None:
+            self.summary.hide()
+        super().clear()
+
+    def arrange(self) -> None:
+        """Pick columns and font size for the number of entries and show the summary line if needed."""
+        n = len(self.items) + len(self.hidden)
+        many = n > self.COLLAPSE
+        size = "8pt" if many else self.base_size
+        if self.opts["labelTextSize"] != size:
+            super().setLabelTextSize(size)
+            for _, label in self.items:
+                label.setText(label.text)  # re-render: pyqtgraph only stores the new size
+        if self.summary.isVisible() or self.layout.count():
+            for i in range(self.layout.count() - 1, -1, -1):
+                if self.layout.itemAt(i) is self.summary:
+                    self.layout.removeAt(i)
+        self.setColumnCount(max(self.base_columns, 2 if many else 1))
+        if self.hidden:
+            self.summary.setText(f"… and {len(self.hidden)} more")
+            self.layout.addItem(self.summary, self.layout.rowCount(), 0, 1, 2 * self.columnCount)
+            self.summary.show()
+        else:
+            self.summary.hide()
+        self.updateSize()
+
+    def setLabelTextSize(self, size: str) -> None:
+        """Set the font size used while there are few entries (many entries always get 8 pt)."""
+        self.base_size = size
+        self.arrange()
+
+    def updateSize(self):
+        """Size the legend from its entries and let the plot's layout place it (pyqtgraph would move it to 0, 0)."""
+        if getattr(self, "summary", None) is None:
+            return
+        self.layout.activate()
+        hint = self.layout.effectiveSizeHint(QtCore.Qt.SizeHint.PreferredSize)
+        w, h = (hint.width(), hint.height()) if self.layout.count() else (0.0, 0.0)
+        self.setMinimumSize(w, h)
+        self.setMaximumSize(w, h)
+        self.setPreferredSize(w, h)
+        self.updateGeometry()
+        plot = self.parentItem()
+        if plot is not None:
+            # place it now: a chart rendered to PNG without an event loop (the command line) would otherwise
+            # keep the legend where it was created, over the data
+            plot.layout.activate()
+
+    def mouseDragEvent(self, ev):
+        ev.ignore()  # it lives in the layout: dragging it over the data would defeat its purpose
+
+
+def _positive(values: np.ndarray) -> np.ndarray:
+    """Non-positive values become NaN (gaps): a log axis has no place for them."""
+    return np.where(values > 0, values, np.nan)
+
+
 class LineChart:
     """Named curves on one PlotItem, created once and updated with set_series()."""
 
@@ -28,10 +126,12 @@ class LineChart:
         if grid:  # grid lines are repainted with the axes and cost ~5 ms per axis per frame: static charts only
             plot.showGrid(x=True, y=True, alpha=0.25)
         plot.getAxis("left").enableAutoSIPrefix(False)  # 0.1 reads as 0.1, not "100 (x0.001)"
-        self.legend = plot.addLegend(offset=(-10, 10)) if legend else None
+        self.legend = SideLegend(plot) if legend else None  # beside the plot, never over the curves
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.bands: dict[str, pg.FillBetweenItem] = {}
+        self.band_data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self.data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.log_y = False
 
     def set_series(
         self, name: str, x, y, colour: str, dashed: bool = False, width: float = 2.0, band: tuple | None = None
@@ -42,13 +142,16 @@ class LineChart:
         pen = pg.mkPen(
             colour, width=width, style=QtCore.Qt.PenStyle.DashLine if dashed else QtCore.Qt.PenStyle.SolidLine
         )
+        shown = _positive(y) if self.log_y else y
         curve = self.curves.get(name)
         if curve is None:
-            curve = self.plot.plot(x, y, pen=pen, name=name, connect="finite")
+            curve = self.plot.plot(x, shown, pen=pen, connect="finite")
             self.curves[name] = curve
+            if self.legend is not None:
+                self.legend.add(curve, name)
         else:
             curve.setPen(pen)
-            curve.setData(x, y, connect="finite")
+            curve.setData(x, shown, connect="finite")
         self.data[name] = (x, y)
         if band is not None:
             lo, hi = (np.asarray(b, dtype=float) for b in band)
@@ -56,17 +159,29 @@ class LineChart:
             c.setAlpha(50)
             if name in self.bands:
                 self.plot.removeItem(self.bands.pop(name))
-            low = pg.PlotDataItem(x, lo)
-            high = pg.PlotDataItem(x, hi)
+            self.band_data[name] = (x, lo, hi)
+            low, high = self._band_curves(name)
             fill = pg.FillBetweenItem(low, high, brush=c)
             fill.setZValue(-1)
             self.plot.addItem(fill)
             self.bands[name] = fill
 
+    def _band_curves(self, name: str) -> tuple[pg.PlotDataItem, pg.PlotDataItem]:
+        """The band's edges in view coordinates: the fill is not a curve, so the plot's log mode passes it by."""
+        x, lo, hi = self.band_data[name]
+        if self.log_y:
+            y = self.data[name][1]
+            lo = np.log10(_positive(np.where(lo > 0, lo, y)))  # a spread reaching 0 is cut at the mean
+            hi = np.log10(_positive(hi))
+        keep = np.isfinite(lo) & np.isfinite(hi)
+        return pg.PlotDataItem(x[keep], lo[keep]), pg.PlotDataItem(x[keep], hi[keep])
+
     def fit_y(self) -> None:
         """Auto-range y, but show a constant series from 0 (pyqtgraph's range for a flat line is arbitrary)."""
         values = np.concatenate([ys[np.isfinite(ys)] for _, ys in self.data.values()] or [np.zeros(0)])
-        if values.size and np.ptp(values) <= 1e-12 * max(1.0, abs(values).max()):
+        if self.log_y:
+            self.plot.enableAutoRange(axis="y")
+        elif values.size and np.ptp(values) <= 1e-12 * max(1.0, abs(values).max()):
             top = float(values.max())
             self.plot.setYRange(min(0.0, top), max(0.0, top) * 1.25 or 1.0, padding=0)
         else:
@@ -80,130 +195,23 @@ class LineChart:
             self.plot.removeItem(band)
         if self.legend is not None:
             self.legend.clear()
-        self.curves, self.bands, self.data = {}, {}, {}
+        self.curves, self.bands, self.band_data, self.data = {}, {}, {}, {}
 
     def set_log_y(self, on: bool) -> None:
-        """Switch the y axis between linear and log scale."""
-        self.plot.setLogMode(y=on)
+        """Switch the y axis between linear and log scale; non-positive values become gaps on a log axis."""
+        self.log_y = bool(on)
+        self.plot.setLogMode(y=self.log_y)
+        for name, curve in self.curves.items():
+            x, y = self.data[name]
+            curve.setData(x, _positive(y) if self.log_y else y, connect="finite")
+        for name, fill in self.bands.items():
+            fill.setCurves(*self._band_curves(name))
+        self.fit_y()
 
     def table(self) -> tuple[list[str], list[list]]:
         """Return (header, rows) of the drawn data for CSV export: series, x, y."""
         rows = [[name, float(a), float(b)] for name, (xs, ys) in self.data.items() for a, b in zip(xs, ys)]
         return ["series", "x", "y"], rows
-
-
-class DecisionMap:
-    """Predicted-class regions (tinted by confidence) under the data points of a 2-D data set."""
-
-    def __init__(self, plot: pg.PlotItem, title: str = "decision regions"):
-        self.plot = plot
-        plot.setTitle(title)
-        plot.setAspectLocked(True)
-        self.image = pg.ImageItem()
-        self.image.setZValue(-10)
-        plot.addItem(self.image)
-        self.legend = plot.addLegend(offset=(10, 10))
-        self.points: list[pg.ScatterPlotItem] = []
-        self.grid = None
-
-    def set_data(self, x: np.ndarray, y: np.ndarray, n_classes: int) -> None:
-        """Draw the data points, one colour per class."""
-        for item in self.points:
-            self.plot.removeItem(item)
-        self.legend.clear()
-        self.points = []
-        for k in range(n_classes):
-            sel = y == k
-            colour = QtGui.QColor(style.CLASS_COLOURS[k % len(style.CLASS_COLOURS)])
-            item = pg.ScatterPlotItem(
-                x[sel, 0], x[sel, 1], size=5, brush=colour, pen=pg.mkPen("#111111", width=0.4), name=f"class {k}"
-            )
-            self.plot.addItem(item)
-            self.points.append(item)
-
-    def set_regions(self, xs: np.ndarray, ys: np.ndarray, classes: np.ndarray, confidence: np.ndarray) -> None:
-        """Draw the region image: classes[i, j] at (xs[j], ys[i]), lighter where confidence is low."""
-        palette = np.array([QtGui.QColor(c).getRgb()[:3] for c in style.CLASS_COLOURS], dtype=float)
-        base = palette[classes % len(palette)]
-        confidence = np.asarray(confidence, dtype=float)
-        unknown = ~np.isfinite(confidence)  # a diverged network predicts nothing: grey, not a false class colour
-        alpha = 0.25 + 0.35 * np.clip(np.where(unknown, 0.0, confidence), 0, 1)[..., None]
-        rgb = 255 * (1 - alpha) + base * alpha
-        rgb[unknown] = 190
-        self.image.setImage(rgb.astype(np.uint8), autoLevels=False, levels=(0, 255))
-        self.image.setRect(QtCore.QRectF(xs[0], ys[0], xs[-1] - xs[0], ys[-1] - ys[0]))
-        self.grid = (xs, ys, classes, confidence)
-
-    def table(self) -> tuple[list[str], list[list]]:
-        """Return (header, rows) of the region grid for CSV export."""
-        if self.grid is None:
-            return ["x", "y", "class", "confidence"], []
-        xs, ys, classes, conf = self.grid
-        rows = [
-            [float(xs[j]), float(ys[i]), int(classes[i, j]), float(conf[i, j])]
-            for i in range(len(ys))
-            for j in range(len(xs))
-        ]
-        return ["x", "y", "class", "confidence"], rows
-
-
-class ConfusionMatrix:
-    """A confusion matrix as a heat map with the count in each cell."""
-
-    def __init__(self, plot: pg.PlotItem, title: str = "confusion matrix (rows: true, columns: predicted)"):
-        self.plot = plot
-        plot.setTitle(title)
-        plot.setAspectLocked(True)
-        plot.invertY(True)
-        plot.setLabel("left", "true")
-        plot.setLabel("bottom", "predicted")
-        self.image = pg.ImageItem()
-        plot.addItem(self.image)
-        self.texts: list[pg.TextItem] = []
-        self.matrix = np.zeros((0, 0), dtype=int)
-        self.labels: list[str] = []
-        self._make_texts(100)  # made up front: creating them in the middle of training stalls the event loop
-
-    def _make_texts(self, count: int) -> None:
-        while len(self.texts) < count:
-            text = pg.TextItem("", anchor=(0.5, 0.5))
-            text.hide()
-            self.plot.addItem(text)
-            self.texts.append(text)
-
-    def set_matrix(self, matrix: np.ndarray, labels: list[str]) -> None:
-        """Draw ``matrix[true, predicted]`` with ``labels`` on both axes."""
-        matrix = np.asarray(matrix)
-        self.matrix, self.labels = matrix, list(labels)
-        n = matrix.shape[0]
-        rows = matrix.sum(axis=1, keepdims=True).clip(min=1)
-        share = matrix / rows
-        cmap = pg.ColorMap([0.0, 1.0], [(247, 251, 255), (8, 48, 107)])
-        self.image.setImage(share, levels=(0, 1), lut=cmap.getLookupTable(nPts=256))
-        self.image.setRect(QtCore.QRectF(-0.5, -0.5, n, n))
-        wanted = n * n if n <= 20 else 0
-        self._make_texts(wanted)  # reused between calls: creating text items is slow
-        for k, text in enumerate(self.texts):
-            if k < wanted:
-                i, j = divmod(k, n)
-                text.setText(str(int(matrix[i, j])))
-                text.setColor("w" if share[i, j] > 0.55 else "#222222")
-                text.setPos(j, i)
-                text.show()
-            else:
-                text.hide()
-        ticks = [[(i, str(lab)) for i, lab in enumerate(labels)]]
-        self.plot.getAxis("bottom").setTicks(ticks)
-        self.plot.getAxis("left").setTicks(ticks)
-        self.plot.setRange(xRange=(-0.5, n - 0.5), yRange=(-0.5, n - 0.5), padding=0.02)
-
-    def table(self) -> tuple[list[str], list[list]]:
-        """Return (header, rows) of the counts for CSV export."""
-        return ["true", "predicted", "count"], [
-            [self.labels[i], self.labels[j], int(self.matrix[i, j])]
-            for i in range(len(self.labels))
-            for j in range(len(self.labels))
-        ]
 
 
 class TwinChart:
@@ -214,7 +222,8 @@ class TwinChart:
         plot.setTitle(title)
         plot.setLabel("bottom", "epoch")
         plot.setLabel("left", "loss", color=style.PALETTE[1])
-        self.legend = plot.addLegend(offset=(-10, 10))
+        self.legend = SideLegend(plot, place="bottom", columns=2)  # below the plot, never over the curves
+        self.log_loss = False
         self.right = pg.ViewBox()
         plot.showAxis("right")
         plot.scene().addItem(self.right)
@@ -266,16 +275,29 @@ class TwinChart:
             if finite:
                 # a run that diverged at once has one or two finite points: dots, so they are seen at all
                 curve.setSymbol("o" if finite <= 2 else None)
-                curve.setData(epochs, ys, connect="finite")
+                shown = _positive(ys) if self.log_loss and name.endswith("loss") else ys
+                curve.setData(epochs, shown, connect="finite")
                 curve.show()
                 if self.legend.getLabel(curve) is None:
-                    self.legend.addItem(curve, name)
+                    self.legend.add(curve, name)
             else:
                 curve.setData([], [])
                 curve.hide()
                 self.legend.removeItem(curve)  # no test set: no empty legend entries
             self.data[name] = (epochs, ys)
         self._sync()
+
+    def set_log_loss(self, on: bool) -> None:
+        """Log scale on the loss axis only (accuracy stays linear); non-positive losses become gaps."""
+        self.log_loss = bool(on)
+        self.plot.setLogMode(y=self.log_loss)
+        self.plot.getAxis("right").setLogMode(False, False)  # setLogMode sets every axis; accuracy is linear
+        for name in ("train loss", "test loss"):
+            if name in self.data:
+                epochs, ys = self.data[name]
+                if np.isfinite(ys).any():
+                    self.curves[name].setData(epochs, _positive(ys) if self.log_loss else ys, connect="finite")
+        self.plot.enableAutoRange(axis="y")
 
     def set_diverged(self, epoch: int | None) -> None:
         """Mark the epoch where the run diverged with a red dashed line and a label (None hides it)."""
@@ -294,65 +316,3 @@ class TwinChart:
         epochs = next(iter(self.data.values()))[0]
         rows = [[float(e), *[float(self.data[n][1][i]) for n in names]] for i, e in enumerate(epochs)]
         return ["epoch", *[n.replace(" ", "_") for n in names]], rows
-
-
-class ImageGrid:
-    """A mosaic of test images with predicted/true labels; wrong predictions framed in red."""
-
-    def __init__(self, plot: pg.PlotItem, title: str = "test images: predicted / true (red = wrong)"):
-        self.plot = plot
-        plot.setTitle(title)
-        plot.hideAxis("left")
-        plot.hideAxis("bottom")
-        plot.setAspectLocked(True)
-        plot.invertY(True)
-        self.image = pg.ImageItem()
-        plot.addItem(self.image)
-        self.frames = pg.PlotCurveItem(pen=pg.mkPen("#e00000", width=2), connect="finite")
-        plot.addItem(self.frames)
-        self.texts: list[pg.TextItem] = []
-        self.rows: list[list] = []
-        self._make_texts(36)
-
-    def _make_texts(self, count: int) -> None:
-        while len(self.texts) < count:  # made once and reused
-            text = pg.TextItem("", anchor=(0, 1))
-            font = text.textItem.font()
-            font.setPointSize(7)
-            text.setFont(font)
-            text.hide()
-            self.plot.addItem(text)
-            self.texts.append(text)
-
-    def set_samples(self, images, true, predicted, shape, names) -> None:
-        """Draw up to 36 images in a square grid with their labels."""
-        n = len(images)
-        cols = int(np.ceil(np.sqrt(n)))
-        h, w = shape
-        pad = 10
-        mosaic = np.ones(((h + pad) * cols, (w + pad) * cols), dtype=float)
-        fx, fy = [], []
-        self._make_texts(n)
-        for text in self.texts[n:]:
-            text.hide()
-        self.rows = []
-        for i in range(n):
-            r, c = divmod(i, cols)
-            y0, x0 = r * (h + pad) + pad, c * (w + pad)
-            mosaic[y0 : y0 + h, x0 : x0 + w] = 1 - images[i].reshape(h, w)
-            wrong = int(predicted[i]) != int(true[i])
-            text = self.texts[i]
-            text.setText(f"{names[int(predicted[i])]}/{names[int(true[i])]}")
-            text.setColor("#d00000" if wrong else "#1a6e1a")
-            text.setPos(x0, y0)
-            text.show()
-            self.rows.append([i, names[int(true[i])], names[int(predicted[i])], wrong])
-            if wrong:
-                fx += [x0 - 1, x0 + w, x0 + w, x0 - 1, x0 - 1, np.nan]
-                fy += [y0 - 1, y0 - 1, y0 + h, y0 + h, y0 - 1, np.nan]
-        self.image.setImage(mosaic, levels=(0, 1))
-        self.frames.setData(np.array(fx, dtype=float), np.array(fy, dtype=float), connect="finite")
-
-    def table(self) -> tuple[list[str], list[list]]:
-        """Return (header, rows): sample index, true and predicted label, wrong."""
-        return ["sample", "true", "predicted", "wrong"], self.rows

@@ -101,7 +101,7 @@ def render_grid(cells: dict, rows: list[str], cols: list[str], path: str | Path,
 
 def render_decision(xs, ys, classes, confidence, x, y, n_classes: int, path: str | Path, title: str) -> Path:
     """Write decision regions with the data points to a PNG; return its path."""
-    from gui.charts.curves import DecisionMap
+    from gui.charts.images import DecisionMap
 
     widget = _layout(760, 720)
     chart = DecisionMap(widget.addPlot(), title)
@@ -112,7 +112,7 @@ def render_decision(xs, ys, classes, confidence, x, y, n_classes: int, path: str
 
 def render_confusion(matrix, labels, path: str | Path, title: str) -> Path:
     """Write a confusion matrix to a PNG; return its path."""
-    from gui.charts.curves import ConfusionMatrix
+    from gui.charts.images import ConfusionMatrix
 
     widget = _layout(720, 700)
     chart = ConfusionMatrix(widget.addPlot(), title)

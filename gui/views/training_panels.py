@@ -9,7 +9,8 @@ from PySide6 import QtCore, QtWidgets
 
 from gui.charts import style
 from gui.charts.chart_set import ChartSet
-from gui.charts.curves import ConfusionMatrix, DecisionMap, ImageGrid, LineChart, TwinChart
+from gui.charts.curves import LineChart, TwinChart
+from gui.charts.images import ConfusionMatrix, DecisionMap, ImageGrid
 
 
 class TrainingPanels(QtWidgets.QWidget):
@@ -25,7 +26,10 @@ class TrainingPanels(QtWidgets.QWidget):
         self.progress.setMaximumWidth(220)
         self.progress.setFormat("batch %v / %m")
         self.progress.setToolTip("Progress within the current epoch")
+        self.log_loss = QtWidgets.QCheckBox("log-scale loss")
+        self.log_loss.setToolTip("Logarithmic loss axis (accuracy stays linear); losses of 0 or less are left out")
         status.addWidget(self.status_label, 1)
+        status.addWidget(self.log_loss)
         status.addWidget(self.progress)
         layout.addLayout(status)
         self.data_label = QtWidgets.QLabel()
@@ -36,6 +40,13 @@ class TrainingPanels(QtWidgets.QWidget):
         self.canvas = pg.GraphicsLayoutWidget()
         self.twin = TwinChart(self.canvas.addPlot(row=0, col=0))
         self.lr_chart = LineChart(self.canvas.addPlot(row=1, col=0), "learning rate", "epoch", "lr", legend=False)
+        self.lr_chart.plot.setXLink(self.twin.plot)  # one epoch axis for both: the stacked charts line up
+        self.lr_chart.plot.showAxis("right")
+        self.lr_chart.plot.getAxis("right").setStyle(showValues=False)
+        for plot in (self.twin.plot, self.lr_chart.plot):  # equal axis widths: equal data areas, one above the other
+            plot.getAxis("left").setWidth(70)
+            plot.getAxis("right").setWidth(60)
+        self.log_loss.toggled.connect(self.twin.set_log_loss)
         self.canvas.ci.layout.setRowStretchFactor(0, 3)
         self.canvas.ci.layout.setRowStretchFactor(1, 2)
         self.side = QtWidgets.QStackedWidget()
@@ -119,9 +130,7 @@ class TrainingPanels(QtWidgets.QWidget):
                 matrix, labels, per = v.confusion
                 self.confusion.set_matrix(matrix, labels)
                 worst = int(np.nanargmin(per)) if np.isfinite(per).any() else 0
-                self.confusion_plot.setTitle(
-                    f"confusion matrix (rows true, columns predicted) — weakest class: {labels[worst]} {per[worst]:.0%}"
-                )
+                self.confusion.set_title(f"confusion matrix — weakest class {labels[worst]}: {per[worst]:.0%}")
             if v.samples is not None:
                 self.samples.set_samples(*v.samples)
         self._drawn.update(visuals=v, points=v.points if v is not None else None)
