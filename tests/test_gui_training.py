@@ -245,3 +245,50 @@ def test_settings_changed_during_a_run_start_a_fresh_run(view, qtbot):
     view.run()
     wait_status(qtbot, view, "finished")
     assert view.trainer.config.optimizer_params["lr"] == pytest.approx(0.0123)
+
+
+def test_speed_control_defaults_to_full_speed(view):
+    assert view.speed.currentText() == "as fast as possible" and view.pace.epochs_per_second is None
+    assert [view.speed.itemText(i) for i in range(1, view.speed.count())] == [
+        "100 epochs/s",
+        "30 epochs/s",
+        "10 epochs/s",
+        "3 epochs/s",
+        "1 epochs/s",
+    ]
+    assert view.speed.toolTip()
+    view.speed.setCurrentIndex(3)
+    assert view.pace.epochs_per_second == 10
+    assert "speed" not in str(view.experiment.training)  # a view setting, not part of the experiment file
+
+
+def test_a_slowed_run_draws_the_decision_regions_of_every_epoch(view, qtbot, monkeypatch):
+    small(view, epochs=4)
+    view.set_speed(5)
+    titles = []
+    draw = view._on_snapshot
+
+    def spy(s):
+        draw(s)
+        title = view.panels.decision_plot.titleLabel.text
+        if not titles or titles[-1] != title:
+            titles.append(title)
+
+    monkeypatch.setattr(view, "_on_snapshot", spy)
+    start = time.perf_counter()
+    view.run()
+    wait_status(qtbot, view, "finished")
+    assert time.perf_counter() - start >= 0.6  # three waits of 0.2 s at least
+    epochs = [int(t.rsplit(" ", 1)[-1]) for t in titles if "after epoch" in t]
+    assert [e for e in epochs if e > 0] == [1, 2, 3, 4]  # every epoch drawn, in order
+
+
+def test_changing_the_speed_during_a_run_applies_at_once(view, qtbot):
+    small(view, epochs=30)
+    view.set_speed(1)
+    view.run()
+    qtbot.waitUntil(lambda: view.snapshot is not None and view.snapshot.records >= 2, timeout=20000)
+    start = time.perf_counter()
+    view.speed.setCurrentIndex(0)  # as fast as possible
+    wait_status(qtbot, view, "finished")
+    assert time.perf_counter() - start < 5.0  # 28 more epochs at 1 epoch/s would take 28 s

@@ -12,7 +12,7 @@ from engine.jobs import Token, run_job
 from engine.training import backends
 from engine.training.compare import Comparison, run_comparison
 from engine.training.config import TrainConfig
-from engine.training.jobs import comparison_job, prepare_job, train_job
+from engine.training.jobs import Pace, comparison_job, prepare_job, train_job
 from engine.training.trainer import RunGroup, Trainer
 
 SMALL = replace(TrainConfig(), points=60, epochs=4)  # 180 points, 9 batches an epoch: fast
@@ -227,3 +227,52 @@ def test_a_stopped_comparison_returns_the_partial_runs():
     stopped = Token()
     stopped.stop()
     assert drive(comparison_job(COMPARISON, stopped))[0] == []
+
+
+def test_a_paced_job_takes_its_time_and_trains_the_same_history():
+    config = replace(SMALL, epochs=6)
+    reference, _ = drive(prepare_job(config, Token(), data=SMALL_DATA))
+    drive(train_job(reference, Token(), epochs=5))
+    trainer, _ = drive(prepare_job(config, Token(), data=SMALL_DATA))
+    start = time.perf_counter()
+    status, snaps = drive(train_job(trainer, Token(), epochs=5, pace=20.0))
+    took = time.perf_counter() - start
+    assert status == "finished" and took >= 0.2  # 4 waits of 50 ms at least (none after the last epoch)
+    np.testing.assert_array_equal(rows(trainer.history), rows(reference.history))
+    ends = [s for s in snaps if s.batch == 0 and s.records > 1]
+    assert [s.visuals.epoch for s in ends[:5]] == [1, 2, 3, 4, 5]  # the visuals are fresh at every epoch
+
+
+def test_a_stop_or_pause_during_a_paced_wait_is_honoured_at_once():
+    trainer, _ = drive(prepare_job(SMALL, Token()))
+    token, pace = Token(), Pace(1.0)
+    job = train_job(trainer, token, pace=pace)
+    for s in job:
+        if s.records == 2:  # epoch 1 ended: the job now waits about a second before epoch 2
+            break
+    before = s.elapsed
+    timer = threading.Timer(0.1, token.stop)
+    timer.start()
+    start = time.perf_counter()
+    status, _ = drive(job)
+    assert status == "stopped" and time.perf_counter() - start < 0.2  # 0.1 s to the stop, then < 0.1 s
+    assert trainer.epoch == 1 and trainer.batch_in_epoch == 0
+    assert trainer.elapsed - before < 0.05  # the waiting is not part of the training time
+    # a new job goes on from there to the uninterrupted history; pace changed mid-run applies at once
+    pace.epochs_per_second = None
+    start = time.perf_counter()
+    assert drive(train_job(trainer, Token(), pace=pace))[0] == "finished"
+    assert time.perf_counter() - start < 1.0
+    np.testing.assert_array_equal(rows(trainer.history), rows(Trainer(SMALL, SMALL_DATA).run()))
+
+
+def test_a_pace_changed_during_the_wait_applies_at_once():
+    trainer, _ = drive(prepare_job(SMALL, Token()))
+    pace = Pace(0.5)  # two seconds an epoch...
+    job = train_job(trainer, Token(), epochs=2, pace=pace)
+    for s in job:
+        if s.records == 2:
+            break
+    threading.Timer(0.1, lambda: setattr(pace, "epochs_per_second", None)).start()  # ... until it is lifted
+    start = time.perf_counter()
+    assert drive(job)[0] == "finished" and time.perf_counter() - start < 1.0

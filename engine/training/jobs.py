@@ -159,7 +159,29 @@ def prepare_job(
     return None if token.stopped else trainer
 
 
-def train_job(trainer: Trainer, token, epochs: int | None = None) -> Generator[TrainingSnapshot, None, str]:
+class Pace:
+    """How fast a training job may go: ``epochs_per_second`` (None: as fast as possible).
+
+    The job reads the attribute at every epoch end and in every slice of its wait, so a window can change it
+    from another thread while the job runs (a plain attribute write is atomic) and the change applies at once.
+    """
+
+    def __init__(self, epochs_per_second: float | None = None) -> None:
+        self.epochs_per_second = epochs_per_second
+
+    def seconds_per_epoch(self) -> float:
+        """Return the least time an epoch may take (0.0: as fast as possible)."""
+        eps = self.epochs_per_second
+        return 1.0 / eps if eps is not None and eps > 0 else 0.0
+
+
+PACE_SLICE_S = 0.02  # a paced job sleeps in slices this long, checking its token between them
+PACED_VISUALS_S = 0.03  # paced, the visuals are refreshed at most this often (every epoch at 30 epochs/s or slower)
+
+
+def train_job(
+    trainer: Trainer, token, epochs: int | None = None, pace: Pace | float | None = None
+) -> Generator[TrainingSnapshot, None, str]:
     """Train ``epochs`` more epochs (None: to the end); return "finished", "diverged" or "stopped".
 
     A trainer stopped mid-epoch counts that epoch as the first of ``epochs``. Yields a snapshot after
@@ -168,13 +190,21 @@ def train_job(trainer: Trainer, token, epochs: int | None = None) -> Generator[T
     out of ``elapsed``). "stopped": the token stopped it first, and the trainer keeps its exact position,
     so that a new train_job continues to the history an uninterrupted run has. "diverged": every run
     diverged. "finished": it trained what was asked (``trainer.finished`` says whether the run is over).
+
+    ``pace`` (a Pace, or epochs per second) slows the job down to be watched: after each epoch's snapshot
+    (unless it was the last one asked for) it waits until ``1 / epochs_per_second`` seconds have passed since
+    the epoch began, in slices that call ``token.checkpoint()``, and the visuals are refreshed at every epoch
+    (at most every PACED_VISUALS_S, which every epoch of a pace of 30 epochs/s or slower is apart).
+    Waiting is left out of ``elapsed`` and samples/s, and changes nothing in the history.
     """
+    pace = pace if isinstance(pace, Pace) or pace is None else Pace(pace)
     group = trainer.group
     target = group.configs[0].epochs if epochs is None else trainer.epoch + max(0, int(epochs))
-    active = lambda: time.perf_counter() - group.paused_seconds  # a clock that stops while paused
+    waited = 0.0  # seconds spent in paced waits (and paused within them)
+    active = lambda: time.perf_counter() - group.paused_seconds - waited  # a clock that stops while paused/waiting
     started, elapsed_before = active(), trainer.elapsed
     rate, trained, mark = 0.0, 0, (started, 0)
-    visuals_at = started
+    visuals_at, visuals_wall = started, -float("inf")  # paced, the first epoch is always drawn
     stopped = False
 
     def tick() -> None:
@@ -182,6 +212,7 @@ def train_job(trainer: Trainer, token, epochs: int | None = None) -> Generator[T
         trainer.elapsed = elapsed_before + active() - started
 
     while not trainer.finished and trainer.epoch < target:
+        epoch_began = active()
         epoch_job = group.iter_epoch(token)
         while True:
             try:
@@ -199,11 +230,28 @@ def train_job(trainer: Trainer, token, epochs: int | None = None) -> Generator[T
         if records is None:  # the loop checked that the run was not over: the token stopped it
             stopped = True
             break
-        if active() - visuals_at >= VISUALS_EVERY_S:
+        paced = pace is not None and pace.seconds_per_epoch() > 0
+        if (
+            paced and time.perf_counter() - visuals_wall >= PACED_VISUALS_S
+        ) or active() - visuals_at >= VISUALS_EVERY_S:
             _refresh_visuals(trainer)
-            visuals_at = active()
+            visuals_at, visuals_wall = active(), time.perf_counter()
         tick()
         yield _snapshot(trainer, "running", rate)
+        if pace is None or trainer.finished or trainer.epoch >= target:
+            continue
+        work, slept = active() - epoch_began, 0.0  # the epoch's training time; paused time counts in neither
+        while (left := pace.seconds_per_epoch() - work - slept) > 0:
+            began = time.perf_counter()
+            time.sleep(min(left, PACE_SLICE_S))
+            slept += time.perf_counter() - began
+            stop = token.checkpoint()  # a stop ends the wait; a pause holds here
+            waited += time.perf_counter() - began
+            if stop:
+                stopped = True
+                break
+        if stopped:
+            break
     if trainer.visuals is None or trainer.visuals_steps != len(group.lr_trace):  # unless nothing has changed
         _refresh_visuals(trainer)
     tick()

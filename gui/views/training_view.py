@@ -13,7 +13,7 @@ from PySide6 import QtCore, QtWidgets
 from engine.errors import UserError
 from engine.experiment import Experiment, TrainingResult, TrainingSettings
 from engine.training.config import TrainConfig
-from engine.training.jobs import prepare_job, train_job
+from engine.training.jobs import Pace, prepare_job, train_job
 from gui.charts import style
 from gui.jobs import JobRunner
 from gui.views.config_form import ConfigForm
@@ -22,10 +22,12 @@ from gui.views.field_errors import FieldErrors
 from gui.views.training_panels import TrainingPanels
 
 CHART_MS = 200  # while training, charts redraw at most 5 times a second: painting holds the GIL the worker needs
+SPEEDS = (None, 100, 30, 10, 3, 1)  # the speed control's choices, epochs per second (None: as fast as possible)
 
 
-def _session(config, trainer, epochs: int | None):
-    """Return a job: build the trainer if there is none, then train ``epochs`` (None: to the end, 0: none)."""
+def _session(config, trainer, epochs: int | None, pace: Pace | None = None):
+    """Return a job: build the trainer if there is none, then train ``epochs`` (None: to the end, 0: none)
+    at ``pace`` (read while it trains, so a change applies at once)."""
 
     def job(token):
         t = trainer
@@ -35,7 +37,7 @@ def _session(config, trainer, epochs: int | None):
                 return None, "stopped"
         if epochs == 0:
             return t, "ready"
-        status = yield from train_job(t, token, epochs)
+        status = yield from train_job(t, token, epochs, pace)
         return t, status
 
     return job
@@ -61,6 +63,8 @@ class TrainingView(QtWidgets.QWidget):
         self._config_ok = True
         self._writing = False
         self._charts_at = -(10**9)
+        self.pace = Pace()  # the speed control's choice, shared with the running job (part of the view, not saved)
+        self._visuals_drawn = None
         self._build()
         self.form.set_config(self.experiment.training.to_config())
         self.experiment.events.training.connect(self._model_changed)
@@ -99,6 +103,18 @@ class TrainingView(QtWidgets.QWidget):
         self.reset_button.setToolTip("New run from the configuration on the left (same seed: same start)")
         for b in (self.step_button, self.run_button, self.pause_button, self.stop_button, self.reset_button):
             buttons.addWidget(b)
+        self.speed = QtWidgets.QComboBox()
+        for eps in SPEEDS:
+            self.speed.addItem("as fast as possible" if eps is None else f"{eps} epochs/s", eps)
+        self.speed.setToolTip(
+            "Training speed: slow it down to watch the decision regions form epoch by epoch (they are redrawn "
+            "after every epoch when slowed). Applies at once, also during a run; Step trains one epoch at full speed"
+        )
+        speed_label = QtWidgets.QLabel("Speed")
+        speed_label.setBuddy(self.speed)
+        buttons.addSpacing(12)
+        buttons.addWidget(speed_label)
+        buttons.addWidget(self.speed)
         buttons.addStretch(1)
         right.addLayout(buttons)
         self.error = QtWidgets.QLabel()
@@ -119,6 +135,7 @@ class TrainingView(QtWidgets.QWidget):
         self.pause_button.clicked.connect(self.pause)
         self.stop_button.clicked.connect(self.stop)
         self.reset_button.clicked.connect(self.reset)
+        self.speed.currentIndexChanged.connect(self._speed_changed)
 
     # -- the model ----------------------------------------------------------------------------------------
     def _form_changed(self) -> None:
@@ -145,6 +162,18 @@ class TrainingView(QtWidgets.QWidget):
         if not self._writing:  # set from outside (a file was opened): show it
             self.form.set_config(settings.to_config())
 
+    def _speed_changed(self) -> None:
+        self.pace.epochs_per_second = self.speed.currentData()  # the running job reads it at once
+
+    def set_speed(self, epochs_per_second: float | None) -> None:
+        """Choose a speed (None: as fast as possible; one of SPEEDS, or a custom value added to the list)."""
+        found = [i for i in range(self.speed.count()) if self.speed.itemData(i) == epochs_per_second]
+        index = found[0] if found else -1
+        if index < 0:
+            self.speed.addItem(f"{epochs_per_second:g} epochs/s", epochs_per_second)
+            index = self.speed.count() - 1
+        self.speed.setCurrentIndex(index)
+
     # -- actions ------------------------------------------------------------------------------------------
     def _start(self, epochs: int | None) -> None:
         if self._job is not None:  # the previous job is winding down: run this one after it
@@ -168,7 +197,10 @@ class TrainingView(QtWidgets.QWidget):
             self._restore = None
         self._set_status("loading" if self.trainer is None else "running")
         self._job = self.runner.start(
-            "training", _session(config, self.trainer, epochs), on_snapshot=self._on_snapshot, on_done=self._on_done
+            "training",
+            _session(config, self.trainer, epochs, self.pace),
+            on_snapshot=self._on_snapshot,
+            on_done=self._on_done,
         )
 
     def _idle_or_stopping(self) -> bool:
@@ -230,8 +262,11 @@ class TrainingView(QtWidgets.QWidget):
         elif s.status == "running" and self._status == "loading":
             self._set_status("running")
         now = QtCore.QTime.currentTime().msecsSinceStartOfDay()
-        if s.status != "running" or now - self._charts_at >= CHART_MS or now < self._charts_at:
+        # slowed down, every epoch's new visuals are drawn (the worker mostly waits, so painting costs it nothing)
+        fresh = self.pace.epochs_per_second is not None and s.visuals is not self._visuals_drawn
+        if fresh or s.status != "running" or now - self._charts_at >= CHART_MS or now < self._charts_at:
             self._charts_at = now
+            self._visuals_drawn = s.visuals
             self.panels.draw(s)
         self.panels.draw_status(s, self._status)
 
