@@ -174,6 +174,7 @@ class SurfaceSettings(_SwitchesParams):
     scheduler_params: dict = Field(default_factory=dict)
     steps: Int(1, MAX_STEPS) = 60
     starts: Annotated[list[tuple[float, ...]], PlainValidator(_starts)] = Field(default_factory=list)
+    notebook_markers: Bool = False  # the seed notebooks' look: yellow step dots, blue end stars
 
     @field_validator("scheduler_params", mode="plain")
     @classmethod

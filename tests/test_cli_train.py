@@ -459,3 +459,38 @@ def test_a_run_that_is_not_finite_before_training_says_diverged_at_epoch_0(tmp_p
     assert code == 0
     printed = capsys.readouterr().out
     assert "diverged at epoch 0 (" in printed and "train loss nan" not in printed
+
+
+def test_train_iris_writes_confusion_and_per_class_accuracy(tmp_path):
+    out = tmp_path / "o"
+    args = ["train", "--dataset", "iris", "--optimizer", "adam", "--lr", "0.01", "--epochs", "2", "--out", str(out)]
+    assert main(args) == 0
+    assert QtGui.QImage(str(out / "confusion.png")).width() > 500
+    rows = list(csv.DictReader(open(out / "per_class_accuracy.csv")))
+    assert [r["class"] for r in rows] == ["setosa", "versicolor", "virginica"]
+    assert not (out / "decision.png").exists()
+
+
+def test_compare_grid_png_draws_every_panel(tmp_path):
+    """A 3 × 2 grid: every panel, cropped out of grid.png, has the curve's own colour drawn in it."""
+    from gui.charts import style
+    from gui.charts.grid import PANEL_H, PANEL_W
+
+    out = tmp_path / "g"
+    vary = ["--vary", "optimizer=sgd,adam,rmsprop", "--vary", "lr=0.1,0.01"]
+    assert main(["compare", "--dataset", "iris", "--layers", "4,8,3", "--epochs", "3", *vary, "--out", str(out)]) == 0
+    image = QtGui.QImage(str(out / "grid.png"))
+    assert image.width() >= 2 * PANEL_W and image.height() >= 3 * PANEL_H
+    blue = QtGui.QColor(style.colour(0))
+    top = image.height() - 3 * PANEL_H  # the title row above the panels
+    for i in range(3):
+        for j in range(2):
+            x0, y0 = image.width() * j // 2, top + i * PANEL_H
+            hits = sum(
+                abs(QtGui.QColor(image.pixel(x, y)).red() - blue.red()) < 30
+                and abs(QtGui.QColor(image.pixel(x, y)).blue() - blue.blue()) < 30
+                and abs(QtGui.QColor(image.pixel(x, y)).green() - blue.green()) < 30
+                for x in range(x0, x0 + image.width() // 2, 2)
+                for y in range(y0, y0 + PANEL_H, 2)
+            )
+            assert hits > 20, (i, j, hits)

@@ -245,3 +245,34 @@ def test_log_box_changes_the_loss_chart(view, qtbot):
     view.loss_log.setChecked(False)
     _, again = view.loss_chart.curves[name].getData()
     assert np.allclose(again, linear) and view.loss_plot.getAxis("left").labelText == "f"
+
+
+def _drawn_brush(scatter, index=0) -> str:
+    """The colour of a drawn point's fill."""
+    return scatter.points()[index].brush().color().name()
+
+
+def _line_colour(item) -> str:
+    return item.line.curve.opts["pen"].color().name()
+
+
+def test_notebook_markers_paint_yellow_dots_and_blue_end_stars(view, qtbot):
+    from gui.charts import style
+
+    assert view.experiment.surface.notebook_markers is False
+    item = view.layer.items[0]
+    colour = _line_colour(item)
+    assert _drawn_brush(item.line.scatter) == colour != style.DOT_COLOUR
+    assert _drawn_brush(item.end) == colour
+    with qtbot.waitSignal(view.recomputed, timeout=5000):
+        view.controls.notebook_markers.setChecked(True)
+    assert view.experiment.surface.notebook_markers is True
+    for item in view.layer.items:
+        assert _drawn_brush(item.line.scatter, -1) == style.DOT_COLOUR
+        assert _drawn_brush(item.end) == style.END_COLOUR
+        assert _drawn_brush(item.start) == style.START_COLOUR
+        assert _line_colour(item) not in (style.DOT_COLOUR, style.END_COLOUR)  # the line keeps its colour
+    with qtbot.waitSignal(view.recomputed, timeout=5000):
+        view.controls.notebook_markers.setChecked(False)
+    item = view.layer.items[0]
+    assert _drawn_brush(item.line.scatter) == _line_colour(item) == _drawn_brush(item.end)

@@ -292,3 +292,23 @@ def test_changing_the_speed_during_a_run_applies_at_once(view, qtbot):
     view.speed.setCurrentIndex(0)  # as fast as possible
     wait_status(qtbot, view, "finished")
     assert time.perf_counter() - start < 5.0  # 28 more epochs at 1 epoch/s would take 28 s
+
+
+def test_iris_shows_the_confusion_matrix_without_test_images(view, qtbot):
+    view.form.dataset.setCurrentIndex(view.form.dataset.findData("iris"))
+    view.form.epochs.setValue(2)
+    view.form.optimizer.set_current("adam", {"lr": 0.01})
+    view.run()
+    wait_status(qtbot, view, "finished")
+    assert view.side.currentWidget() is view.image_canvas
+    assert view.snapshot.visuals.samples is None
+    matrix = view.confusion.matrix
+    assert matrix.shape == (3, 3) and matrix.sum() == 30  # 20 % of iris's 150 rows are the test split
+    panels = view.panels
+    qtbot.waitUntil(lambda: panels.confusion_plot.height() > 0.9 * panels.image_canvas.height(), timeout=2000)
+    assert not panels.samples_plot.isVisible()  # the test-image grid is for image data only
+    view.form.dataset.setCurrentIndex(view.form.dataset.findData("digits"))  # image data brings the grid back
+    view.run()
+    wait_status(qtbot, view, "finished")
+    assert panels.samples_plot.isVisible() and len(view.samples.rows) == 36
+    qtbot.waitUntil(lambda: panels.samples_plot.height() > 0.3 * panels.image_canvas.height(), timeout=2000)

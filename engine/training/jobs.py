@@ -35,7 +35,7 @@ class Visuals:
     epoch: int
     points: tuple | None  # (x_train ndarray, y_train ndarray, n_classes) for 2-D class data
     decision: tuple | None  # (xs, ys, classes, confidence) from metrics.decision_grid, n=150
-    confusion: tuple | None  # (matrix, class_names, per_class) on test (or train if no test), image data
+    confusion: tuple | None  # (matrix, class_names, per_class) on test (or train if no test), non-2-D class data
     samples: tuple | None  # (images, true, predicted, image_shape, class_names), 36 fixed test images
 
 
@@ -72,21 +72,23 @@ class ComparisonSnapshot:
 def training_visuals(trainer: Trainer) -> Visuals:
     """Return the side panels' pictures for the trainer's current weights.
 
-    Decision regions and the scatter for 2-D class data; a confusion matrix and 36 fixed sample
-    predictions for image data (on the test split, or the training split when there is none).
+    Decision regions and the scatter for 2-D class data; a confusion matrix for every other class data set
+    (iris, tables, images), plus 36 fixed sample predictions for image data (on the test split, or the
+    training split when there is none).
     """
     data = trainer.data
     points = decision = confusion = samples = None
     if data.n_features == 2 and data.n_classes:
         points = _points(trainer)
         decision = decision_grid(trainer.logits, data.x_train, n=DECISION_GRID)
-    if data.image_shape and data.n_classes:
+    elif data.n_classes:
         x, y = (data.x_test, data.y_test) if data.has_test else (data.x_train, data.y_train)
         pred = predictions(trainer.logits, x)
         matrix = confusion_matrix(y.numpy(), pred, data.n_classes)
         confusion = (matrix, data.class_names, per_class_accuracy(matrix))
-        idx = np.random.RandomState(0).choice(len(x), size=min(GRID_SAMPLES, len(x)), replace=False)
-        samples = (x[idx].numpy(), y[idx].numpy(), pred[idx], data.image_shape, data.class_names)
+        if data.image_shape:
+            idx = np.random.RandomState(0).choice(len(x), size=min(GRID_SAMPLES, len(x)), replace=False)
+            samples = (x[idx].numpy(), y[idx].numpy(), pred[idx], data.image_shape, data.class_names)
     return Visuals(trainer.epoch, points, decision, confusion, samples)
 
 

@@ -1,5 +1,8 @@
 """Optimizer paths drawn as in the seeds: start star, step dots, end star; one colour per optimizer.
 
+With notebook markers on, the dots are yellow and the end stars blue as in the seed notebooks (the lines keep the
+optimizer colours); off, dots and end star take the optimizer colour too. The start star is red either way.
+
 Each start point has its own step-dot symbol and line dash (engine.surface.scene.start_style), so the paths of one
 optimizer from several starts can be told apart; the legend then lists the optimizers' colours and the starts' looks.
 """
@@ -75,6 +78,7 @@ class PathItems:
         symbol: str = "o",
         dash: str = "solid",
         stars: tuple[int, int] = (18, 20),
+        notebook: bool = False,
     ):
         self.plot = plot
         self.symbol, self.dash = symbol, dash
@@ -83,14 +87,15 @@ class PathItems:
             pen=pen,
             symbol=symbol,
             symbolSize=6 if symbol in ("o", "s", "d") else 8,
-            symbolBrush=colour,
+            symbolBrush=style.DOT_COLOUR if notebook else colour,
             symbolPen=pg.mkPen("#222222", width=0.6),
             name=name if legend else None,
         )
         self.start = pg.ScatterPlotItem(
             size=stars[0], symbol="star", brush=style.START_COLOUR, pen=pg.mkPen("w", width=1)
         )
-        self.end = pg.ScatterPlotItem(size=stars[1], symbol="star", brush=colour, pen=pg.mkPen("#111111", width=1.2))
+        end_brush = style.END_COLOUR if notebook else colour
+        self.end = pg.ScatterPlotItem(size=stars[1], symbol="star", brush=end_brush, pen=pg.mkPen("#111111", width=1.2))
         self.blowup = pg.ScatterPlotItem(size=16, symbol="x", brush="#000000", pen=pg.mkPen("#d00000", width=3))
         self.name = name
         self.label = pg.TextItem(
@@ -148,8 +153,9 @@ class PathItems:
 class PathLayer:
     """All paths on one plot, rebuilt by set_paths() and scrubbed together by show(k)."""
 
-    def __init__(self, plot: pg.PlotItem):
+    def __init__(self, plot: pg.PlotItem, notebook: bool = False):
         self.plot = plot
+        self.notebook = notebook  # notebook markers: yellow dots, blue end stars (read by set_paths)
         self.items: list[PathItems] = []
         self.legend_items: list[tuple[pg.PlotDataItem, str]] = []  # entries that stand for no one path
         self.bounds = ((-np.inf, np.inf), (-np.inf, np.inf))
@@ -171,7 +177,7 @@ class PathLayer:
         for path, colour, name in zip(paths, colours, names):
             symbol, dash = start_style(path.start_index)
             legend = not several and name not in seen
-            item = PathItems(self.plot, colour, name, legend, symbol, dash, stars)
+            item = PathItems(self.plot, colour, name, legend, symbol, dash, stars, self.notebook)
             item.name = f"{name} · start {path.start_index + 1}" if several else name
             if several and name not in seen:
                 self._legend_entry(pg.PlotDataItem(pen=pg.mkPen(colour, width=3)), name)

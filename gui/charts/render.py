@@ -73,30 +73,16 @@ def render_lines(
 
 
 def render_grid(cells: dict, rows: list[str], cols: list[str], path: str | Path, title: str, ylabel: str) -> Path:
-    """Write small multiples (cells[(row, col)] = list of series dicts, one plot per cell); return the PNG's path."""
-    from gui.charts.curves import LineChart
+    """Write small multiples (cells[(row, col)] = list of series dicts, one titled plot per cell); return the path.
 
-    widget = _layout(320 * len(cols) + 80, 270 * len(rows) + 70)
-    widget.addLabel(title, colspan=len(cols), size="12pt")
-    widget.nextRow()
-    values = np.concatenate([np.asarray(s["y"], dtype=float) for cell in cells.values() for s in cell] or [np.zeros(1)])
-    values = values[np.isfinite(values)]
-    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
-    pad = 0.05 * (hi - lo or 1.0)
-    for r in rows:
-        for c in cols:
-            plot = widget.addPlot()
-            chart = LineChart(plot, f"{r} · {c}", "epoch", ylabel, legend=False, grid=True)
-            cell = cells.get((r, c), [])
-            for s in cell:
-                chart.set_series(
-                    s["name"], s["x"], s["y"], s["colour"], s.get("dashed", False), width=1.5, band=s.get("band")
-                )
-            if cell and not np.isfinite(np.asarray(cell[0]["y"], dtype=float)[-1:]).all():
-                plot.setTitle(f"{r} · {c} — diverged", color="#b00000")
-            plot.setYRange(lo - pad, hi + pad, padding=0)  # one scale for every cell, so they compare
-        widget.nextRow()
-    return _save(widget, widget.ci, Path(path))
+    Each cell is drawn at gui.charts.grid.PANEL_W × PANEL_H, so the figure grows with the grid.
+    """
+    from gui.charts.export import export_png
+    from gui.charts.grid import grid_widget
+
+    ensure_app()
+    widget = grid_widget(cells, rows, cols, title, ylabel)
+    return export_png(widget.ci, Path(path), width=int(widget.sceneRect().width()))
 
 
 def render_decision(xs, ys, classes, confidence, x, y, n_classes: int, path: str | Path, title: str) -> Path:

@@ -248,18 +248,18 @@ def compare_charts(results, names, out: Staged) -> None:
         render_lines(series(akey), out.path("compare_accuracy.png"), f"{which} accuracy", "accuracy")
     render_lines(series("lr"), out.path("compare_lr.png"), "learning rate", "learning rate")
     if len(names) == 2:
-        rows_v = list(dict.fromkeys(str(r.label[names[0]]) for r in results))
-        cols_v = list(dict.fromkeys(str(r.label[names[1]]) for r in results))
+        from gui.charts.grid import cell_key
+
+        keys = [cell_key(r.label, names) for r in results]  # one formatting for the cells and the row/column titles
         cells = {}
         for c in seed_curves(results, lkey):
-            label = c.runs[0].label
-            key = (f"{names[0]}={label[names[0]]}", f"{names[1]}={label[names[1]]}")
             band = (c.low, c.high) if c.low is not None else None
-            cells[key] = [{"name": c.name, "x": c.epochs, "y": c.mean, "colour": style.colour(0), "band": band}]
+            series = {"name": c.name, "x": c.epochs, "y": c.mean, "colour": style.colour(0), "band": band}
+            cells[cell_key(c.runs[0].label, names)] = [series]
         render_grid(
             cells,
-            [f"{names[0]}={v}" for v in rows_v],
-            [f"{names[1]}={v}" for v in cols_v],
+            list(dict.fromkeys(k[0] for k in keys)),
+            list(dict.fromkeys(k[1] for k in keys)),
             out.path("grid.png"),
             f"{which} loss: {names[0]} (rows) × {names[1]} (columns)",
             "loss",

@@ -175,7 +175,7 @@ def _in_chunks(logits, rows: int = 4096):
 
 
 def _data_charts(trainer, out: Staged) -> None:
-    """Draw decision.png (2-D class data) or confusion.png and per_class_accuracy.csv (images); returns nothing."""
+    """Draw decision.png (2-D class data) or confusion.png and per_class_accuracy.csv (other class data)."""
     from gui.charts.render import render_confusion, render_decision
 
     data = trainer.data
@@ -192,7 +192,7 @@ def _data_charts(trainer, out: Staged) -> None:
             out.path("decision.png"),
             f"decision regions after {trainer.epoch} epochs",
         )
-    if data.image_shape and data.n_classes:
+    elif data.n_classes:
         x, y = (data.x_test, data.y_test) if data.has_test else (data.x_train, data.y_train)
         matrix = confusion_matrix(y.numpy(), predictions(trainer.logits, x), data.n_classes)
         per = per_class_accuracy(matrix)

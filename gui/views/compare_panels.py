@@ -2,15 +2,45 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from engine.training.compare import curve_colour, metric, seed_curves, summary_table
 from engine.training.smoothing import moving_average
 from gui.charts import style
 from gui.charts.chart_set import ChartSet
 from gui.charts.curves import LineChart
+from gui.charts.export import export_png, export_svg
+from gui.charts.grid import MIN_PANEL_H, cell_key, draw_cell, fill_grid, grid_table, grid_widget, y_range
+
+
+class _PanelCharts(ChartSet):
+    """The panels' charts; the grid ("compare_grid") is drawn afresh off-screen at full size, shown or not."""
+
+    def __init__(self, owner: "ComparisonPanels"):
+        super().__init__(owner)
+        self.panels = owner
+
+    def export(self, name, path):
+        """Write chart ``name`` to ``path``; the grid as the whole grid, at a readable size per cell."""
+        suffix = str(path).lower().rsplit(".", 1)[-1]
+        if name == "compare_grid" and suffix in ("png", "svg"):
+            widget = grid_widget(*self.panels.grid_args)
+            if suffix == "png":
+                return export_png(widget.ci, path, width=int(widget.sceneRect().width()))
+            return export_svg(widget.ci, path, title="Descent Lab — compare_grid")
+        return super().export(name, path)
+
+    def export_all(self, folder):
+        """Write every shown chart, and the grid whenever two fields vary (even on the hidden tab)."""
+        written = super().export_all(folder)
+        if self.panels.grid_cells and not any(p.stem == "compare_grid" for p in written):
+            for suffix in ("png", "svg", "csv"):
+                written.append(self.export("compare_grid", Path(folder) / f"compare_grid.{suffix}"))
+        return written
 
 
 class ComparisonPanels(QtWidgets.QWidget):
@@ -28,18 +58,75 @@ class ComparisonPanels(QtWidgets.QWidget):
         self.acc_chart = LineChart(self.canvas.addPlot(row=0, col=1), "accuracy", "epoch", "accuracy", legend=False)
         self.lr_chart = LineChart(self.canvas.addPlot(row=0, col=2), "learning rate", "epoch", "lr", legend=False)
         self.tabs.addTab(self.canvas, "Overlay")
-        self.grid_canvas = pg.GraphicsLayoutWidget()
-        self.tabs.addTab(self.grid_canvas, "Small multiples")
+        self.tabs.addTab(self._grid_page(), "Small multiples")
         layout.addWidget(self.tabs, 3)
         self.table = QtWidgets.QTableWidget()
         self.table.setSortingEnabled(True)
         self.table.setToolTip("Click a header to sort")
         layout.addWidget(self.table, 2)
-        self.charts = ChartSet(self)
+        self.charts = _PanelCharts(self)
         self.charts.add("compare_loss", self.loss_chart.plot, self.loss_chart.table)
         self.charts.add("compare_accuracy", self.acc_chart.plot, self.acc_chart.table)
         self.charts.add("compare_lr", self.lr_chart.plot, self.lr_chart.table)
-        self.grid_plots = []
+        # registered directly: the grid has no one view box for ChartSet.add's menu; each panel gets its own entries
+        self.charts.charts["compare_grid"] = (self.grid_canvas.ci, lambda: grid_table(self.grid_cells))
+        self.grid_canvas.scene().contextMenu = []  # pyqtgraph's own "Export..." is broken in 0.14.0
+
+    def _grid_page(self) -> QtWidgets.QWidget:
+        """The small multiples: a scrolling grid of readable panels, and one cell enlarged when clicked."""
+        self.grid_plots, self.grid_charts, self.grid_cells, self.grid_args = [], {}, {}, None
+        self.grid_stack = QtWidgets.QStackedWidget()
+        self.grid_canvas = pg.GraphicsLayoutWidget()
+        self.grid_canvas.setToolTip("Click a panel to enlarge it")
+        self.grid_canvas.scene().sigMouseClicked.connect(self._grid_clicked)
+        self.grid_scroll = QtWidgets.QScrollArea()
+        self.grid_scroll.setWidget(self.grid_canvas)
+        self.grid_scroll.setWidgetResizable(True)
+        self.grid_stack.addWidget(self.grid_scroll)
+        page = QtWidgets.QWidget()
+        v = QtWidgets.QVBoxLayout(page)
+        v.setContentsMargins(0, 0, 0, 0)
+        self.grid_back = QtWidgets.QPushButton("← Back to the grid")
+        self.grid_back.setToolTip("Show every panel again (Esc)")
+        self.grid_back.setShortcut(QtGui.QKeySequence("Esc"))
+        self.grid_back.clicked.connect(lambda: self.grid_stack.setCurrentIndex(0))
+        self.enlarged_canvas = pg.GraphicsLayoutWidget()
+        self.enlarged_chart = None
+        v.addWidget(self.grid_back, 0, QtCore.Qt.AlignmentFlag.AlignLeft)
+        v.addWidget(self.enlarged_canvas, 1)
+        self.grid_stack.addWidget(page)
+        return self.grid_stack
+
+    def enlarge(self, key: tuple[str, str]) -> None:
+        """Show cell ``key`` (row, column) alone, big, with its legend; the Back button returns to the grid."""
+        self.enlarged_canvas.clear()
+        lo, hi = y_range(self.grid_cells)
+        self.enlarged_chart = draw_cell(
+            self.enlarged_canvas.addPlot(),
+            *key,
+            self.grid_cells.get(key, []),
+            self.grid_args[4],
+            legend=True,
+            width=2.0,
+        )
+        self.enlarged_chart.plot.setYRange(lo, hi, padding=0)  # the grid's scale, so cells still compare
+        self._add_grid_menu(self.enlarged_chart.plot)
+        self.grid_stack.setCurrentIndex(1)
+
+    def _grid_clicked(self, ev) -> None:
+        if ev.button() != QtCore.Qt.MouseButton.LeftButton:
+            return
+        for key, chart in self.grid_charts.items():
+            if chart.plot.sceneBoundingRect().contains(ev.scenePos()):
+                self.enlarge(key)
+                return
+
+    def _add_grid_menu(self, plot) -> None:
+        """Put the grid's Export entries in a panel's right-click menu (panels are made afresh at each redraw)."""
+        plot.vb.menu.addSeparator()
+        for label, suffix in (("PNG", "png"), ("SVG", "svg"), ("CSV", "csv")):
+            text = f"Export grid{' data' if suffix == 'csv' else ''} as {label}…"
+            plot.vb.menu.addAction(text, lambda s=suffix: self.charts.ask_and_export("compare_grid", s))
 
     def draw(self, results, varied: list[str], use_test: bool, smoothing: int, target: float, heavy=True) -> None:
         """Redraw the overlay charts and, when ``heavy``, the small multiples and the summary table."""
@@ -74,26 +161,28 @@ class ComparisonPanels(QtWidgets.QWidget):
 
     def _draw_grid(self, results, varied, key, smoothing) -> None:
         self.grid_canvas.clear()
-        self.grid_plots = []
+        self.grid_plots, self.grid_charts, self.grid_cells = [], {}, {}
+        self.grid_stack.setCurrentIndex(0)
         if len(varied) != 2:
+            self.grid_canvas.setMinimumSize(0, 0)
             self.grid_canvas.addLabel("Small multiples appear when two fields vary (rows × columns).")
             return
-        f1, f2 = varied
-        rows = list(dict.fromkeys(r.label[f1] for r in results))
-        cols = list(dict.fromkeys(r.label[f2] for r in results))
-        curves = {id(r): moving_average(metric(r.history, key), smoothing) for r in results}
-        values = np.concatenate(list(curves.values()))
-        values = values[np.isfinite(values)]
-        lo, hi = (values.min(), values.max()) if values.size else (0, 1)
-        for i, rv in enumerate(rows):
-            for j, cv in enumerate(cols):
-                plot = self.grid_canvas.addPlot(row=i, col=j, title=f"{f1}={rv} · {f2}={cv}")
-                plot.setYRange(lo, hi)
-                for r in results:
-                    if r.label[f1] == rv and r.label[f2] == cv:
-                        pen = pg.mkPen(style.colour(0), width=1.5)
-                        plot.plot([h.epoch for h in r.history], curves[id(r)], pen=pen, connect="finite")
-                self.grid_plots.append(plot)
+        keys = [cell_key(r.label, varied) for r in results]
+        rows, cols = list(dict.fromkeys(k[0] for k in keys)), list(dict.fromkeys(k[1] for k in keys))
+        smooth = lambda r: moving_average(metric(r.history, key), smoothing)  # noqa: E731
+        for c in seed_curves(results, key, smooth):
+            band = (c.low, c.high) if c.low is not None else None
+            colour = curve_colour(c.runs[0].label, varied) or style.colour(0)
+            series = {"name": c.name, "x": c.epochs, "y": c.mean, "colour": colour, "band": band}
+            self.grid_cells[cell_key(c.runs[0].label, varied)] = [series]
+        which = key.replace("_", " ")
+        self.grid_args = (self.grid_cells, rows, cols, f"{which}: {varied[0]} (rows) × {varied[1]} (columns)", "loss")
+        # panels keep a readable size: the scroll area scrolls rather than squeezing them
+        self.grid_canvas.setMinimumSize(200 * len(cols), MIN_PANEL_H * len(rows))
+        self.grid_charts = fill_grid(self.grid_canvas.ci, self.grid_cells, rows, cols, "loss", grid=False)
+        for chart in self.grid_charts.values():
+            self.grid_plots.append(chart.plot)
+            self._add_grid_menu(chart.plot)
 
     def _fill_table(self, results, varied, target) -> None:
         header, rows = summary_table(results, varied, target)

@@ -66,7 +66,13 @@ class SurfaceControls(QtWidgets.QWidget):
         self.description.setStyleSheet("color: #555;")
         self.log_scale = QtWidgets.QCheckBox("Log-scale colours")
         self.log_scale.setToolTip("Colour by log(f − min): shows detail in flat valleys (Rosenbrock, Beale)")
-        for w in (self.function, self.formula, self.domain, self.error, self.description, self.log_scale):
+        self.notebook_markers = QtWidgets.QCheckBox("Notebook markers")
+        self.notebook_markers.setToolTip(
+            "Mark paths as the seed notebooks do: red start star, yellow step dots, blue end star "
+            "(the lines keep their optimizer colours)"
+        )
+        widgets = (self.function, self.formula, self.domain, self.error, self.description, self.log_scale)
+        for w in (*widgets, self.notebook_markers):
             v.addWidget(w)
         form.addWidget(box)
 
@@ -136,7 +142,8 @@ class SurfaceControls(QtWidgets.QWidget):
             prefix="surface",
         )
         self.function.currentIndexChanged.connect(self._function_changed)
-        for signal in (self.formula.textChanged, self.domain.textChanged, self.log_scale.toggled):
+        signals = (self.formula.textChanged, self.domain.textChanged, self.log_scale.toggled)
+        for signal in (*signals, self.notebook_markers.toggled):
             signal.connect(self.changed)
         self.optimizers.itemChanged.connect(lambda _i: self.changed.emit())
         self.optimizers.currentItemChanged.connect(self._select_optimizer)
@@ -214,6 +221,7 @@ class SurfaceControls(QtWidgets.QWidget):
                 "scheduler_params": self.scheduler.values(),
                 "steps": self.steps.value(),
                 "starts": [list(s) for s in starts],
+                "notebook_markers": self.notebook_markers.isChecked(),
             },
             "surface",
         )
@@ -236,6 +244,7 @@ class SurfaceControls(QtWidgets.QWidget):
             self.formula.setText(s.formula)
             self.domain.setText(s.domain)
             self.log_scale.setChecked(s.log)
+            self.notebook_markers.setChecked(s.notebook_markers)
             self.opt_values.update({k: dict(v) for k, v in s.hyperparameters.items()})
             self.set_checked(s.optimizers)
             self._select_optimizer(self.optimizers.currentItem())

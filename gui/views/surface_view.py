@@ -214,6 +214,7 @@ class SurfaceView(QtWidgets.QWidget):
             padding = 0.0 if surface.dims == 2 else 0.04  # the contour fills the map; a curve gets a margin
             self.map_plot.setRange(xRange=scene.bounds[0], yRange=scene.bounds[1], padding=padding)
         self.layer.bounds = scene.bounds
+        self.layer.notebook = self.controls.notebook_markers.isChecked()
         names = [p.label for p in paths]
         self.legend.clear()
         self.layer.set_paths(paths, scene.colours, names)  # named lines join the legend by themselves

@@ -1,5 +1,6 @@
 """The training tab's right side: status line, loss/accuracy and learning-rate charts, and the side panel
-(decision regions for 2-D data, confusion matrix and test images for image data). Fed only by snapshots."""
+(decision regions for 2-D data, a confusion matrix for other class data, test images under it for image data).
+Fed only by snapshots."""
 
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ class TrainingPanels(QtWidgets.QWidget):
         self.samples_plot = self.image_canvas.addPlot(row=1, col=0)
         self.samples = ImageGrid(self.samples_plot)
         self.empty = QtWidgets.QLabel(
-            "Decision regions appear for 2-D data sets; a confusion matrix and test images for image sets."
+            "Decision regions appear for 2-D class data; a confusion matrix for other class data (test images too"
+            " for image sets)."
         )
         self.empty.setWordWrap(True)
         self.empty.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
@@ -169,6 +171,15 @@ class TrainingPanels(QtWidgets.QWidget):
         if visuals is not None and visuals.points is not None:
             self.side.setCurrentWidget(self.decision_canvas)
         elif visuals is not None and (visuals.samples is not None or visuals.confusion is not None):
+            self._show_samples(visuals.samples is not None)
             self.side.setCurrentWidget(self.image_canvas)
         else:
             self.side.setCurrentWidget(self.empty)
+
+    def _show_samples(self, on: bool) -> None:
+        """Show the test-image grid under the confusion matrix (image data) or give the matrix its row too."""
+        if self.samples_plot.isVisible() == on:
+            return
+        # the row keeps its cell (a removed plot's cell would not come back); only its height goes to zero
+        self.samples_plot.setVisible(on)
+        self.image_canvas.ci.layout.setRowMaximumHeight(1, 1e6 if on else 0)

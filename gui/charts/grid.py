@@ -1,0 +1,111 @@
+"""Small multiples: one titled LineChart per (row, column) cell on one shared y range (window and command line).
+
+``cells`` maps (row, column) — the two strings "field=value" — to a list of series dicts
+{name, x, y, colour, dashed?, band?}, the same shape render_lines takes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore
+
+from gui.charts.curves import LineChart
+
+PANEL_W, PANEL_H = 300, 220  # one cell of a grid PNG: big enough to read its curve, axes and title
+MIN_PANEL_H = 170  # one cell in the window: the grid scrolls rather than squeezing panels below this
+DIVERGED = "#b00000"
+
+
+def cell_key(label: dict, fields: list[str]) -> tuple[str, str]:
+    """Return the (row, column) key of a run's label: ``field=value`` for the two fields, formatted once here."""
+    return tuple(f"{f}={label[f]}" for f in fields)
+
+
+def y_range(cells: dict) -> tuple[float, float]:
+    """Return one (low, high) y range covering every finite value and band of every cell, padded by 5 %."""
+    arrays = [np.asarray(s["y"], dtype=float) for cell in cells.values() for s in cell]
+    arrays += [np.asarray(b, dtype=float) for cell in cells.values() for s in cell if s.get("band") for b in s["band"]]
+    values = np.concatenate([a.ravel() for a in arrays] or [np.zeros(0)])
+    values = values[np.isfinite(values)]
+    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
+    pad = 0.05 * (hi - lo or abs(hi) or 1.0)
+    return lo - pad, hi + pad
+
+
+def diverged(cell: list[dict]) -> bool:
+    """True when a cell's curve ends in NaN or infinity (the run diverged)."""
+    return bool(cell) and not np.isfinite(np.asarray(cell[0]["y"], dtype=float)[-1:]).all()
+
+
+def draw_cell(
+    plot: pg.PlotItem, row: str, col: str, cell: list[dict], ylabel: str, xlabel: str = "epoch", **kw
+) -> LineChart:
+    """Draw one cell's series (mean and seed band) on ``plot``, titled with its two values; return its chart."""
+    chart = LineChart(plot, f"{row} · {col}", xlabel, ylabel, legend=kw.get("legend", False), grid=kw.get("grid", True))
+    for s in cell:
+        chart.set_series(
+            s["name"],
+            s["x"],
+            s["y"],
+            s["colour"],
+            s.get("dashed", False),
+            width=kw.get("width", 1.5),
+            band=s.get("band"),
+        )
+    if diverged(cell):
+        plot.setTitle(f"{row} · {col} — diverged", color=DIVERGED)
+    if not cell:
+        plot.setTitle(f"{row} · {col} — no run", color="#888888")
+    return chart
+
+
+def fill_grid(
+    layout: pg.GraphicsLayout, cells: dict, rows: list[str], cols: list[str], ylabel: str, first_row: int = 0, **kw
+) -> dict[tuple[str, str], LineChart]:
+    """Add one plot per cell to ``layout`` from ``first_row`` on; return {(row, col): LineChart}.
+
+    Every cell shares one y range, so they compare; the y label sits on the first column and the x label
+    on the last row only.
+    """
+    lo, hi = y_range(cells)
+    charts = {}
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            plot = layout.addPlot(row=first_row + i, col=j)
+            chart = draw_cell(plot, r, c, cells.get((r, c), []), ylabel, **kw)
+            plot.getAxis("left").showLabel(j == 0)
+            plot.getAxis("bottom").showLabel(i == len(rows) - 1)
+            plot.setYRange(lo, hi, padding=0)
+            charts[(r, c)] = chart
+    return charts
+
+
+def grid_widget(cells: dict, rows: list[str], cols: list[str], title: str, ylabel: str) -> pg.GraphicsLayoutWidget:
+    """Return an off-screen widget holding the whole grid at PANEL_W × PANEL_H per cell, laid out for export.
+
+    The size is set on the layout itself: a widget never shown gets no resize event, and its layout would
+    otherwise stay at 640 × 480 whatever the grid, squeezing every plot to nothing.
+    """
+    width, height = PANEL_W * max(1, len(cols)) + 60, PANEL_H * max(1, len(rows)) + 50
+    widget = pg.GraphicsLayoutWidget()
+    widget.resize(width, height)
+    widget.addLabel(title, row=0, col=0, colspan=max(1, len(cols)), size="12pt")
+    fill_grid(widget.ci, cells, rows, cols, ylabel, first_row=1)
+    rect = QtCore.QRectF(0, 0, width, height)
+    widget.setSceneRect(rect)
+    widget.ci.setGeometry(rect)
+    widget.ci.layout.activate()
+    return widget
+
+
+def grid_table(cells: dict) -> tuple[list[str], list[list]]:
+    """Return (header, rows) of every cell's curves for CSV export: row, column, series, x, y, low, high."""
+    out = []
+    for (r, c), cell in cells.items():
+        for s in cell:
+            band = s.get("band")
+            lo, hi = band if band else (None, None)
+            for k, (x, y) in enumerate(zip(s["x"], s["y"])):
+                out.append([r, c, s["name"], float(x), float(y)] + ([float(lo[k]), float(hi[k])] if band else ["", ""]))
+    return ["row", "column", "series", "x", "y", "low", "high"], out
