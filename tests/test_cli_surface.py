@@ -212,8 +212,8 @@ def test_surface_png_tells_two_starts_of_one_optimizer_apart(tmp_path, monkeypat
     layers = []
 
     class Recording(chart_paths.PathLayer):
-        def __init__(self, plot):
-            super().__init__(plot)
+        def __init__(self, plot, **options):
+            super().__init__(plot, **options)
             layers.append(self)
 
     monkeypatch.setattr(chart_paths, "PathLayer", Recording)
@@ -232,3 +232,17 @@ def test_surface_png_tells_two_starts_of_one_optimizer_apart(tmp_path, monkeypat
     assert a.start.opts["size"] < 18
     legend = [label.text for _sample, label in layer.plot.legend.items]
     assert legend == ["Adam", "start 1", "start 2"]
+
+
+def test_notebook_markers_flag_draws_yellow_dots_and_is_kept_in_the_experiment(tmp_path):
+    from PySide6 import QtGui
+
+    from engine.experiment import load_experiment
+    from gui.charts import style
+
+    out = tmp_path / "nb"
+    assert main(["surface", "--optimizers", "sgd", "--steps", "20", "--notebook-markers", "--out", str(out)]) == 0
+    image = QtGui.QImage(str(out / "surface.png"))
+    seen = {image.pixelColor(x, y).name() for x in range(0, image.width(), 2) for y in range(0, image.height(), 2)}
+    assert style.DOT_COLOUR in seen and style.END_COLOUR in seen
+    assert load_experiment(out / "experiment.json").surface.notebook_markers is True

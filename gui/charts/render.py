@@ -36,8 +36,12 @@ def _save(widget, item, path: Path) -> Path:
     return export_png(item, path, width=widget.width())
 
 
-def render_surface(surface, paths, path: str | Path, grid: int = 300, log: bool | None = None) -> Path:
-    """Write the contour (or 1-D curve) of ``surface`` with every path and a legend to a PNG; return its path."""
+def render_surface(
+    surface, paths, path: str | Path, grid: int = 300, log: bool | None = None, notebook: bool = False
+) -> Path:
+    """Write the contour (or 1-D curve) of ``surface`` with every path and a legend to a PNG; return its path.
+
+    ``notebook``: the seed notebooks' markers (red start star, yellow dots, blue end star)."""
     from engine.surface.scene import path_colours, plot_bounds
     from gui.charts.contour import ContourMap
     from gui.charts.paths import PathLayer
@@ -49,7 +53,7 @@ def render_surface(surface, paths, path: str | Path, grid: int = 300, log: bool 
     contour = ContourMap(plot)
     xs, ys, z = surface.grid(grid)
     contour.set_surface(xs, ys, z, surface.log_scale if log is None else log, surface.minima)
-    layer = PathLayer(plot)
+    layer = PathLayer(plot, notebook=notebook)
     layer.bounds = plot_bounds(surface, z)
     layer.set_paths(paths, path_colours(paths), [p.label or p.optimizer for p in paths])
     layer.show()
@@ -101,6 +105,8 @@ def render_confusion(matrix, labels, path: str | Path, title: str) -> Path:
     from gui.charts.images import ConfusionMatrix
 
     widget = _layout(720, 700)
-    chart = ConfusionMatrix(widget.addPlot(), title)
+    plot = widget.addPlot()
+    chart = ConfusionMatrix(plot, title)
     chart.set_matrix(matrix, labels)
+    plot.layout.activate()  # never shown: lay the title and axis labels out now, or they overlap in the PNG
     return _save(widget, widget.ci, Path(path))

@@ -64,6 +64,12 @@ def add_parser(sub) -> None:
     p.add_argument("--domain", metavar="XMIN,XMAX[,YMIN,YMAX]", help="drawing and divergence domain")
     p.add_argument("--grid", type=str, default="300", help="contour grid points per axis (default 300)")
     p.add_argument("--log", action="store_true", default=None, help="log-scale colours")
+    p.add_argument(
+        "--notebook-markers",
+        action="store_true",
+        default=None,
+        help="the seed notebooks' look: red start star, yellow step dots, blue end star",
+    )
     add_experiment_option(p)
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(handler=run)
@@ -230,6 +236,7 @@ def surface_settings(args, base: SurfaceSettings, source: Source):
         "scheduler_params": sched_params,
         "steps": steps,
         "starts": starts,
+        "notebook_markers": True if args.notebook_markers else base.notebook_markers,
     }
     settings = load_section(SurfaceSettings, values)
     run_starts = starts if args.start is not None else settings.start_points(surface)
@@ -281,7 +288,9 @@ def run(args) -> int:
             write_experiment(out, loaded, SURFACE_TAB, "surface", settings, SurfaceResult.from_paths(paths))
             from gui.charts.render import render_surface
 
-            render_surface(surface, paths, out.path("surface.png"), grid=grid, log=log)
+            render_surface(
+                surface, paths, out.path("surface.png"), grid=grid, log=log, notebook=settings.notebook_markers
+            )
     except UserError as err:
         raise source.name(err) from None
     for p in paths:
