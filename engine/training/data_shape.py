@@ -13,6 +13,7 @@ import math
 import os
 from dataclasses import dataclass
 
+from engine.data.datasets import DEFAULT_TEST_FRACTION
 from engine.errors import UserError
 from engine.training.config import TrainConfig
 
@@ -21,7 +22,6 @@ KNOWN_SETS = {  # name -> (rows, features, classes): scikit-learn's bundled sets
     "iris": (150, 4, 3),
     "breast-cancer": (569, 30, 2),
 }
-DEFAULT_TEST_FRACTION = {"spiral": 0.0, "digits": 0.2, "iris": 0.2, "breast-cancer": 0.2, "mnist": 0.2}
 
 
 @dataclass(frozen=True)

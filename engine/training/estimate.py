@@ -38,7 +38,8 @@ from dataclasses import dataclass
 from engine.errors import UserError
 from engine.optimizers import OPTIMIZERS
 from engine.training.backends import EVAL_ELEMENTS, chunk_rows
-from engine.training.checks import GROUP_FIELDS, resolve_device
+from engine.training.checks import resolve_device
+from engine.training.compare import plan_groups
 from engine.training.config import TrainConfig
 from engine.training.data_shape import (  # noqa: F401 - re-exported: the estimate's API
     DataShape,
@@ -286,11 +287,9 @@ def estimate_comparison(
         raise UserError("a comparison needs at least one run")
     shape_of = shape if callable(shape) else (lambda _cfg: shape)
     device = resolve_device(configs[0].device).type
-    groups: dict[tuple, list[TrainConfig]] = {}
-    for cfg in configs:
-        groups.setdefault(tuple(_hashable(getattr(cfg, f)) for f in GROUP_FIELDS), []).append(cfg)
+    groups = [[configs[i] for i in g] for g in plan_groups([(None, None, c) for c in configs])]
     costs, shapes = [], {}
-    for members in groups.values():
+    for members in groups:
         s = shape_of(members[0])
         shapes[members[0].dataset_key()] = s
         costs.append(_group_cost(members, s, device, False))
@@ -298,10 +297,6 @@ def estimate_comparison(
         (s.n_train + s.n_test) * s.n_features * 4 + (s.n_train + s.n_test) * 8 for s in list(shapes.values())[:-1]
     )
     return _verdict(costs, shape_of(configs[0]), device, memory, comparison=True, extra_data=data)
-
-
-def _hashable(value):
-    return tuple(sorted(value.items())) if isinstance(value, dict) else value
 
 
 def _verdict(

@@ -9,14 +9,13 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from engine.errors import UserError
 from engine.experiment import SurfaceSettings
+from engine.experiment_settings import FORMULA
 from engine.optimizers import OPTIMIZERS, optimizer_colour
 from engine.schedulers import SCHEDULERS
 from engine.surface.functions import BUILTINS
 from engine.surface.paths import parse_point
 from gui.views.field_errors import FieldErrors
 from gui.views.forms import ParamForm, RegistryPicker
-
-FORMULA = "formula"
 
 
 def _swatch(colour: str) -> QtGui.QIcon:
