@@ -1,10 +1,10 @@
-"""Descent Lab: `python main.py` opens the window; `python main.py surface|train|compare ...` runs headless."""
+"""Descent Lab: `python main.py` opens the window; `python main.py surface|train|compare|map|runs ...` runs headless."""
 
 from __future__ import annotations
 
 import sys
 
-COMMANDS = ("surface", "train", "compare")
+COMMANDS = ("surface", "train", "compare", "runs", "map")
 
 
 def main(argv: list[str] | None = None) -> int:

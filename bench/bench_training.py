@@ -22,6 +22,7 @@ from reference_loops import dataloader_mnist_epoch, notebook_momentum_loop  # no
 from timing import median_time as timed  # noqa: E402
 
 from engine.data.datasets import load_dataset, spiral_arrays  # noqa: E402
+from engine.training.backends import numba_mlp  # noqa: E402
 from engine.training.compare import Comparison, run_comparison  # noqa: E402
 from engine.training.config import TrainConfig  # noqa: E402
 from engine.training.trainer import RunGroup, Trainer  # noqa: E402
@@ -37,9 +38,22 @@ def spiral(repeats: int, epochs: int) -> dict:
     comparison = Comparison(base, [("momentum", [str(m) for m in MOMENTA])])
     ref = timed(lambda: notebook_momentum_loop(x, y, MOMENTA, epochs=epochs), repeats)
     batched = timed(lambda: run_comparison(comparison, data_cache={base.dataset_key(): data}), repeats)
+    numba_mlp.ENABLED = False  # the torch fused path, for the kernel's ratio
+    torch_fused = timed(lambda: run_comparison(comparison, data_cache={base.dataset_key(): data}), repeats)
+    numba_mlp.ENABLED, chosen_from = True, numba_mlp.MIN_STEPS_TO_IMPORT
+    numba_mlp.MIN_STEPS_TO_IMPORT = 0  # the numba kernel even where a whole process would not choose it
+    kernel = timed(lambda: run_comparison(comparison, data_cache={base.dataset_key(): data}), repeats)
+    numba_mlp.MIN_STEPS_TO_IMPORT = chosen_from
     single = timed(lambda: [Trainer(base.with_field("momentum", m), data).run() for m in MOMENTA], repeats)
     path = RunGroup([base.with_field("momentum", m) for m in MOMENTA], data).path
-    return {"reference_s": ref, "compare_s": batched, "five_single_runs_s": single, "path": path}
+    return {
+        "reference_s": ref,
+        "compare_s": batched,
+        "torch_fused_s": torch_fused,
+        "numba_s": kernel,
+        "five_single_runs_s": single,
+        "path": path,
+    }
 
 
 def mnist(repeats: int) -> dict | None:
@@ -81,6 +95,8 @@ def main() -> None:
     print(f"  notebook loop (DataLoader)  {s['reference_s']:7.2f} s   1.0x")
     ratio = s["reference_s"] / s["five_single_runs_s"]
     print(f"  five single runs            {s['five_single_runs_s']:7.2f} s  {ratio:5.1f}x")
+    print(f"  compare, torch fused        {s['torch_fused_s']:7.2f} s  {s['reference_s'] / s['torch_fused_s']:5.1f}x")
+    print(f"  compare, numba kernel       {s['numba_s']:7.2f} s  {s['reference_s'] / s['numba_s']:5.1f}x")
     print(f"  compare (batched: {s['path']}) {s['compare_s']:7.2f} s  {s['reference_s'] / s['compare_s']:5.1f}x")
     if not args.skip_mnist:
         m = mnist(args.repeats)

@@ -26,12 +26,14 @@ from engine.experiment_fields import (
     number,
     show,
 )
+from engine.experiment_tuning import PerOptimizer, TuningSettings
 from engine.optimizers import OPTIMIZERS, resolve_optimizer
 from engine.registry import Registry
 from engine.schedulers import SCHEDULERS
 from engine.surface.formula import MAX_LENGTH
 from engine.surface.functions import BUILTINS, Surface, get_surface, parse_domain
 from engine.surface.paths import MAX_STEPS, PathSpec
+from engine.sweep.grid import SweepGrid
 from engine.training.compare import MAX_RUNS, Comparison
 from engine.training.config import LOSSES, TrainConfig
 from engine.training.model import ACTIVATIONS, INITS, OUTPUT_ACTIVATIONS
@@ -175,6 +177,7 @@ class SurfaceSettings(_SwitchesParams):
     steps: Int(1, MAX_STEPS) = 60
     starts: Annotated[list[tuple[float, ...]], PlainValidator(_starts)] = Field(default_factory=list)
     notebook_markers: Bool = False  # the seed notebooks' look: yellow step dots, blue end stars
+    tuning: TuningSettings = Field(default_factory=TuningSettings)  # the "Tune learning rates" sweep
 
     @field_validator("scheduler_params", mode="plain")
     @classmethod
@@ -355,6 +358,9 @@ class ComparisonSpec(EventedSettings):
     )
     seeds: Annotated[list[int], PlainValidator(_seeds)] = Field(default_factory=list)
     target_acc: Float(0, 1) = 0.9
+    per_optimizer: PerOptimizer = Field(default_factory=dict)  # each optimizer's own settings in a race
+    tuning: TuningSettings = Field(default_factory=TuningSettings)
+    sample: Int(0, MAX_RUNS) = 0  # a random subset of this many combinations (0: the whole grid)
 
     @field_validator("vary", mode="before")
     @classmethod
@@ -377,7 +383,8 @@ class ComparisonSpec(EventedSettings):
             base = self.base.to_config()
         except ExperimentError as err:
             raise err.under("base") from None
-        comparison = Comparison(base, [(v.field, list(v.values)) for v in self.vary], list(self.seeds))
+        vary = [(v.field, list(v.values)) for v in self.vary]
+        comparison = SweepGrid(base, vary, list(self.seeds), dict(self.per_optimizer), sample=self.sample)
         try:
             comparison.runs()
         except UserError as err:

@@ -140,6 +140,27 @@ SCHEDULERS = Registry(
 )
 
 
+class RateHolder(torch.optim.Optimizer):
+    """What a torch scheduler reads and writes of an optimizer, without being one: ``param_groups[i]["lr"]``.
+
+    One group per rate. A real torch.optim optimizer's constructor imports torch._dynamo (about 1 s) the
+    first time one is built; this holder skips that constructor, so jobs whose steps are not torch.optim's
+    (VectorSGD, the surface-path kernel) start without it. ``step`` does nothing: the rates are read back
+    and applied by whoever does the arithmetic.
+    """
+
+    def __init__(self, lrs: float | list[float]):  # noqa: D107 — deliberately not Optimizer.__init__
+        rates = [float(v) for v in (lrs if isinstance(lrs, (list, tuple)) else [lrs])]
+        self.defaults = {"lr": rates[0]}
+        self.param_groups = [{"params": [], "lr": v} for v in rates]
+        self.state = {}
+        self._opt_called = True  # tells the scheduler the step comes first, as it does in our loops
+
+    def step(self, closure=None) -> None:
+        """Do nothing and return None: the holder has no parameters."""
+        return None
+
+
 class LRDriver:
     """Drives one optimizer's learning rate with a registry scheduler, one step at a time.
 
@@ -171,6 +192,11 @@ class LRDriver:
     def lr(self) -> float:
         """Return the learning rate of the optimizer's first parameter group."""
         return float(self.optimizer.param_groups[0]["lr"])
+
+    @property
+    def lrs(self) -> list[float]:
+        """Return the learning rate of every parameter group (one per rate of a RateHolder)."""
+        return [float(g["lr"]) for g in self.optimizer.param_groups]
 
     def step(self, metric: float | None = None) -> None:
         """Advance the schedule by one step (epoch or batch, as the scheduler defines)."""

@@ -2,9 +2,12 @@
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Comparisons store every finished run (engine/sweep/store.py): tests write to a throw-away store, never the user's.
+os.environ.setdefault("DESCENT_LAB_STORE", os.path.join(tempfile.mkdtemp(prefix="descent-lab-tests-"), "runs.sqlite"))
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 

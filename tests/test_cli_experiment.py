@@ -298,7 +298,7 @@ def _interrupting(job_factory):
     "command, module, job, args",
     [
         ("train", "gui.cli.train", "train_job", ["--points", "50", "--epochs", "50"]),
-        ("compare", "gui.cli.compare", "comparison_job", ["--points", "50", "--epochs", "50", "--vary", "lr=0.1,0.2"]),
+        ("compare", "gui.cli.sweep_run", "sweep_job", ["--points", "50", "--epochs", "50", "--vary", "lr=0.1,0.2"]),
         ("surface", "gui.cli.surface", "paths_job", ["--steps", "500"]),
     ],
 )

@@ -148,7 +148,7 @@ def test_compare_schedulers_and_optimizers(tmp_path):
     )
     lrs = {}
     for r in csv.DictReader(open(out / "runs.csv")):
-        lrs.setdefault(r["scheduler"], []).append(float(r["lr"]))
+        lrs.setdefault(r["scheduler"], []).append(float(r["epoch_lr"]))  # the epoch's rate; "lr" is the run's
     assert len(set(lrs["none"])) == 1 and lrs["cyclic"] != lrs["none"]
     assert (
         main(
@@ -335,13 +335,13 @@ def test_running_out_of_memory_anyway_is_a_user_error_with_the_estimate(tmp_path
 def test_out_of_memory_in_a_comparison_job_is_a_user_error(tmp_path, capsys, monkeypatch):
     import torch
 
-    import gui.cli.compare as cli_compare
+    import gui.cli.sweep_run as sweep_run
 
     def job(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
         yield
 
-    monkeypatch.setattr(cli_compare, "comparison_job", job)
+    monkeypatch.setattr(sweep_run, "sweep_job", job)
     args = ["compare", "--points", "20", "--epochs", "1", "--vary", "lr=0.1,0.2", "--out", str(tmp_path / "c")]
     assert main(args) == 2
     line = one_error_line(capsys)
@@ -422,7 +422,7 @@ def test_save_weights_creates_its_folder_and_leaves_no_temporary_files(tmp_path)
 def test_a_failure_while_writing_leaves_no_half_output_folder(tmp_path, capsys, monkeypatch):
     import gui.cli.train as cli_train
 
-    def disk_full(trainer, out):
+    def disk_full(trainer, out, *_):
         (out.path("decision.png")).write_bytes(b"half")
         raise OSError(28, "No space left on device", str(out.path("decision.png")))
 

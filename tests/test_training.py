@@ -168,7 +168,7 @@ def test_five_momentum_comparison_batched_equals_per_run_after_100_epochs():
     base = replace(TrainConfig(), epochs=100, optimizer_params={"lr": 0.1})
     cfgs = [base.with_field("momentum", m) for m in (0, 0.1, 0.2, 0.4, 0.5)]
     group = RunGroup(cfgs, SPIRAL)
-    assert group.path == "fused, vectorized SGD"
+    assert group.path in ("fused, vectorized SGD", "fused, numba kernel")  # numba where installed: a long run
     group.run()
     for cfg, hist in zip(cfgs, group.histories):
         alone = Trainer(cfg, SPIRAL).run()

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import math
 import os
-import urllib.request
 import zlib
 from pathlib import Path
 
@@ -198,26 +196,12 @@ def locate(name: str, data_dir: str | Path | None = None) -> tuple[dict[str, Pat
     raise FilesNotFound(f"{name} IDX files not found (looked in {where})", "data_dir")
 
 
-def download(name: str, folder: Path | None = None, opener=urllib.request.urlopen) -> Path:
-    """Download ``name``'s four files into the cache (or ``folder``), verify each MD5, and return the folder."""
-    base, files = SOURCES[name]
-    folder = Path(folder or cache_dir() / name)
-    folder.mkdir(parents=True, exist_ok=True)
-    for filename, md5 in files.items():
-        target = folder / filename
-        if target.exists() and hashlib.md5(target.read_bytes()).hexdigest() == md5:
-            continue
-        try:
-            with opener(base + filename, timeout=60) as response:
-                data = response.read()
-        except OSError as err:
-            raise UserError(f"download of {filename} failed: {err}", "data_dir") from None
-        digest = hashlib.md5(data).hexdigest()
-        if digest != md5:
-            raise UserError(
-                f"download of {filename} has checksum {digest}, expected {md5}; nothing was kept", "data_dir"
-            )
-        tmp = target.with_suffix(".part")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-    return folder
+def download(name: str, folder: Path | None = None, opener=None) -> Path:
+    """Download ``name``'s four files into the cache (or ``folder``), verify each MD5, and return the folder.
+
+    The same job as the window's Download button (engine/data/download.py), run to its end in this thread.
+    """
+    from engine.data.download import download_job  # it builds on this module's SOURCES
+    from engine.jobs import Token, run_job
+
+    return run_job(download_job(name, folder, Token(), opener))

@@ -11,7 +11,8 @@ import torch
 from engine.errors import UserError
 from engine.jobs import Job, Token, run_job
 from engine.optimizers import OPTIMIZERS, build_optimizer, resolve_optimizer
-from engine.schedulers import LRDriver, resolve_scheduler
+from engine.schedulers import LRDriver, RateHolder, resolve_scheduler
+from engine.surface import path_kernel
 from engine.surface.functions import Surface
 
 MAX_STEPS = 100_000
@@ -42,6 +43,7 @@ class Path:
     lrs: np.ndarray  # (n-1,) the rate each step used
     diverged_at: int | None = None
     label: str = ""
+    computed_by: str = ""  # "numba kernel" or "torch.optim" (not part of to_dict: experiment files keep their form)
 
     def to_dict(self) -> dict:
         """Return the JSON form used by paths.json."""
@@ -85,9 +87,11 @@ def compute_paths(
     steps: int,
     scheduler: str = "none",
     scheduler_params: dict | None = None,
+    *,
+    use_kernel: bool = True,
 ) -> list[Path]:
     """Return one Path per (spec, start), in spec-major order, after ``steps`` optimizer steps (paths_job, run here)."""
-    return run_job(paths_job(surface, specs, starts, steps, scheduler, scheduler_params))
+    return run_job(paths_job(surface, specs, starts, steps, scheduler, scheduler_params, use_kernel=use_kernel))
 
 
 def paths_job(
@@ -98,16 +102,21 @@ def paths_job(
     scheduler: str = "none",
     scheduler_params: dict | None = None,
     token: Token | None = None,
+    *,
+    use_kernel: bool = True,
 ) -> Job[list[Path] | None]:
     """Compute the paths as a job: yields PathsProgress every PROGRESS_EVERY steps; returns the Paths.
 
     Returns None when ``token`` is stopped (checked with each progress report). Validation errors are
     raised before the first yield.
 
-    All positions are evaluated together in one autograd call per step; each optimizer configuration
-    is one torch.optim instance over a (starts, dims) tensor, which is exact for these element-wise
-    algorithms. A path that leaves the finite numbers or goes far outside the domain is cut there and
-    its ``diverged_at`` set; it never raises.
+    Built-in surfaces run in the compiled kernel (engine/surface/path_kernel.py: analytic gradients, every
+    (optimizer, start) pair in one loop) when numba is there and ``use_kernel`` is True; typed formulas, and
+    every surface with ``use_kernel=False``, run on torch: all positions evaluated together in one autograd
+    call per step, each optimizer configuration one torch.optim instance over a (starts, dims) tensor, which
+    is exact for these element-wise algorithms (and the reference the kernel is tested against). Each Path's
+    ``computed_by`` says which ran. A path that leaves the finite numbers or goes far outside the domain is
+    cut there and its ``diverged_at`` set; it never raises.
     """
     if not specs:
         raise UserError("choose at least one optimizer", "optimizers")
@@ -121,7 +130,75 @@ def paths_job(
             raise UserError(f"start {s} has {len(s)} coordinate(s); {surface.id} is {surface.dims}-D", "starts")
     sched_values = resolve_scheduler(scheduler, scheduler_params)
     resolved = [resolve_optimizer(spec.optimizer, spec.params) for spec in specs]
+    if use_kernel and path_kernel.supports(surface):
+        run = yield from kernel_paths(surface, specs, resolved, starts, steps, scheduler, sched_values, token)
+    else:
+        run = yield from _torch_paths(surface, specs, resolved, starts, steps, scheduler, sched_values, token)
+    if run is None:
+        return None
+    return _assemble(specs, resolved, starts, *run)
 
+
+def kernel_paths(surface, specs, resolved, starts, steps, scheduler, sched_values, token):
+    """The compiled kernel: yields PathsProgress; returns _assemble's inputs, or None when stopped.
+
+    The rates come from the same torch schedulers as on the torch path, driving a RateHolder (no torch.optim
+    optimizer is built). Without 'plateau' they do not depend on the losses and are computed up front, one
+    group per optimizer; 'plateau' reads each optimizer's mean loss, so the kernel then runs step by step.
+    """
+    n_starts, dims, n_specs = len(starts), surface.dims, len(specs)
+    runs = n_specs * n_starts
+    pos = np.tile(np.asarray(starts, dtype=np.float64).reshape(n_starts, dims), (n_specs, 1))
+    kinds = np.array([path_kernel.OPTIMIZER_CODES[spec.optimizer] for spec in specs], dtype=np.int64)
+    hp = np.array([path_kernel.hyperparameters(sp.optimizer, v) for sp, v in zip(specs, resolved)], dtype=np.float64)
+    spec_of = np.repeat(np.arange(n_specs, dtype=np.int64), n_starts)
+    state, mu_product = path_kernel.new_state(runs, n_specs)
+    points = np.empty((steps + 1, runs, dims))
+    losses = np.empty((steps + 1, runs))
+    gnorms = np.empty((steps + 1, runs))
+    diverged = np.full(runs, -1, dtype=np.int64)
+    lo = np.array([d[0] for d in surface.domain], dtype=np.float64)
+    hi = np.array([d[1] for d in surface.domain], dtype=np.float64)
+    margin = DIVERGE_MARGIN * (hi - lo)
+    code = path_kernel.SURFACE_CODES[surface.id]
+    base = [float(v["lr"]) for v in resolved]
+    lrs = np.empty((steps, n_specs))
+    per_step = scheduler == "plateau"
+    kernel = path_kernel.compiled()
+
+    def run(t0: int, t1: int) -> int:
+        args = (code, dims, kinds, hp, spec_of, pos, state, mu_product, t0, t1, steps, lrs, lo, hi, margin)
+        return kernel(*args, points, losses, gnorms, diverged)
+
+    if per_step:
+        drivers = [LRDriver(RateHolder(lr), scheduler, sched_values, total_steps=steps) for lr in base]
+    else:
+        driver = LRDriver(RateHolder(base), scheduler, sched_values, total_steps=steps)
+        for t in range(steps):
+            lrs[t] = driver.lrs
+            if driver.scheduler is not None:
+                driver.step()
+    t0 = 0
+    while True:
+        t1 = t0 + 1 if per_step else min(t0 + PROGRESS_EVERY, steps + 1)
+        if per_step and t0 < steps:  # at t0 == steps the kernel only measures
+            lrs[t0] = [d.lr for d in drivers]
+        last = run(t0, t1)
+        if last >= 0:
+            break
+        if per_step:
+            for k, d in enumerate(drivers):
+                d.step(float(np.mean(losses[t0, k * n_starts : (k + 1) * n_starts])))
+        t0 = t1
+        if t0 % PROGRESS_EVERY == 0:
+            yield PathsProgress(t0, steps)
+            if token is not None and token.checkpoint():
+                return None
+    return points, losses, gnorms, lrs[:last], diverged, last, path_kernel.NAME
+
+
+def _torch_paths(surface, specs, resolved, starts, steps, scheduler, sched_values, token):
+    """The torch.optim reference: yields PathsProgress; returns _assemble's inputs, or None when stopped."""
     n_starts, dims = len(starts), surface.dims
     start_t = torch.tensor(starts, dtype=torch.float64)
     # one buffer for every position; each optimizer steps its own slice of rows (a view, and a leaf
@@ -186,16 +263,20 @@ def paths_job(
                             else None
                         )
                         driver.step(metric)
-    last = t
-    lrs = torch.tensor(lr_rows, dtype=torch.float64).reshape(len(lr_rows), len(specs))
+    lrs = np.array(lr_rows, dtype=np.float64).reshape(len(lr_rows), len(specs))
+    return points.numpy(), losses.numpy(), gnorms.numpy(), lrs, diverged.numpy(), t, "torch.optim"
 
+
+def _assemble(specs, resolved, starts, points, losses, gnorms, lrs, diverged, last, computed_by) -> list[Path]:
+    """Return the Paths, spec-major, cut at their divergence, from the (steps+1, runs, ...) arrays."""
+    n_starts = len(starts)
     paths = []
     for k, (spec, values) in enumerate(zip(specs, resolved)):
         for s in range(n_starts):
             r = k * n_starts + s
             d = int(diverged[r])
             end = last if d < 0 else d
-            if d >= 0 and not (torch.isfinite(points[d, r]).all() and torch.isfinite(losses[d, r])):
+            if d >= 0 and not (np.isfinite(points[d, r]).all() and np.isfinite(losses[d, r])):
                 end = d - 1  # the diverged point itself cannot be drawn
             end = max(end, 0)
             paths.append(
@@ -204,12 +285,13 @@ def paths_job(
                     values,
                     tuple(starts[s]),
                     s,
-                    points[: end + 1, r].numpy().copy(),
-                    losses[: end + 1, r].numpy().copy(),
-                    gnorms[: end + 1, r].numpy().copy(),
-                    lrs[:end, k].numpy().copy(),
+                    points[: end + 1, r].copy(),
+                    losses[: end + 1, r].copy(),
+                    gnorms[: end + 1, r].copy(),
+                    lrs[:end, k].copy(),
                     None if d < 0 else d,
                     spec.label or OPTIMIZERS.get(spec.optimizer).name,
+                    computed_by,
                 )
             )
     return paths

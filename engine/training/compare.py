@@ -10,7 +10,7 @@ import itertools
 import math
 import statistics
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -46,11 +46,22 @@ class RunResult:
 
 @dataclass
 class Comparison:
-    """A base configuration, the varied fields (in order) and the seeds."""
+    """A base configuration, the varied fields (in order), the seeds and each optimizer's own hyperparameters.
+
+    ``per_optimizer`` maps an optimizer id to the hyperparameters it runs with (only those set): a run with
+    that optimizer gets them over its registry defaults (over the base's, for the base's own optimizer).
+    A varied optimizer never inherits another optimizer's rate, so a race is fair by default.
+    """
 
     base: TrainConfig
     vary: list[tuple[str, list[str]]]
     seeds: list[int] = field(default_factory=list)
+    per_optimizer: dict[str, dict] = field(default_factory=dict)
+
+    def params_of(self, optimizer_id: str) -> dict:
+        """Return the hyperparameters set for ``optimizer_id`` here: the base's (its own optimizer), then its own."""
+        own = dict(self.base.optimizer_params) if optimizer_id == self.base.optimizer else {}
+        return {**own, **self.per_optimizer.get(optimizer_id, {})}
 
     def runs(self) -> list[tuple[dict, int, TrainConfig]]:
         """Return (label, seed, config) for every combination, seeds innermost; validated."""
@@ -62,11 +73,31 @@ class Comparison:
         for combo in combos:
             label = {name: value for (name, _), value in zip(self.vary, combo)}
             for seed in seeds:
-                cfg = self.base.with_field("seed", seed)
-                for name, value in label.items():
-                    cfg = cfg.with_field(name, value)
-                out.append((label, seed, cfg.validated()))
+                out.append((label, seed, self.configure(label, seed)))
         return out
+
+    def configure(self, label: dict, seed: int) -> TrainConfig:
+        """Return the validated config of one run: the base with ``seed``, the optimizer's own settings, ``label``.
+
+        The optimizer (varied or not) runs with ``params_of`` its id; the other varied fields come after, so a
+        varied lr wins over an optimizer's own.
+        """
+        cfg = self.base.with_field("seed", seed)
+        if "optimizer" in label:
+            cfg = cfg.with_field("optimizer", label["optimizer"])
+        cfg = replace(cfg, optimizer_params=self.params_of(cfg.optimizer))
+        for name, value in label.items():
+            if name != "optimizer":
+                cfg = cfg.with_field(name, value)
+        return cfg.validated()
+
+
+def own_settings(comparison: Comparison, planned: list[tuple[dict, int, TrainConfig]]) -> list:
+    """Return ``planned`` with every run configured by ``comparison.configure`` (each optimizer's own settings).
+
+    For comparisons whose ``runs()`` builds configurations its own way (a sampled sweep grid).
+    """
+    return [(label, seed, comparison.configure(label, seed)) for label, seed, _ in planned]
 
 
 def parse_vary(text: str) -> tuple[str, list[str]]:
@@ -135,13 +166,26 @@ def _hashable(value):
 
 
 def tidy_table(results: list[RunResult], varied: list[str]) -> tuple[list[str], list[list]]:
-    """Return (header, rows): one row per run and epoch, with the varied fields and the seed."""
-    header = ["run", *varied, "seed", *HISTORY_COLUMNS]
+    """Return (header, rows): one row per run and epoch, with the varied fields, the seed and the run's rate.
+
+    ``lr`` is the run's configured learning rate (the varied value when lr varies); ``epoch_lr`` is the rate
+    the epoch used (after any scheduler).
+    """
+    own_lr = [] if "lr" in varied else ["lr"]
+    history = ["epoch_lr" if c == "lr" else c for c in HISTORY_COLUMNS]
+    header = ["run", *varied, "seed", *own_lr, *history]
     rows = []
     for k, res in enumerate(results):
+        lr = [run_lr(res)] if own_lr else []
         for rec in res.history:
-            rows.append([k, *[res.label.get(v) for v in varied], res.seed, *rec.row()])
+            rows.append([k, *[res.label.get(v) for v in varied], res.seed, *lr, *rec.row()])
     return header, rows
+
+
+def run_lr(res: RunResult) -> float | None:
+    """Return the learning rate ``res`` was configured with (None for an optimizer without one)."""
+    value = res.config.optimizer_params.get("lr")
+    return None if value is None else float(value)
 
 
 def metric(history: list[EpochRecord], name: str) -> list[float]:
@@ -163,6 +207,7 @@ def run_summary(res: RunResult, target_acc: float | None) -> dict:
         "run": res.name,
         **res.label,
         "seed": res.seed,
+        "lr": run_lr(res),
         "final_loss": h[-1].test_loss if use_test else h[-1].train_loss,
         "best_loss": min(losses) if losses else float("nan"),
         "final_acc": accs[-1] if accs else float("nan"),
@@ -183,10 +228,12 @@ def summary_table(
     for res in results:
         by_label.setdefault(tuple(res.label.get(v) for v in varied), []).append(run_summary(res, target_acc))
     stats = ["final_loss", "best_loss", "best_acc", "epoch_reaching_target", "seconds"]
-    header = [*varied, "seeds", *[f"{s}_{k}" for s in stats for k in ("mean", "std")], "diverged_runs", "path"]
+    own_lr = [] if "lr" in varied else ["lr"]
+    header = [*varied, "seeds", *own_lr, *[f"{s}_{k}" for s in stats for k in ("mean", "std")], "diverged_runs"]
+    header.append("path")
     rows = []
     for key, items in by_label.items():
-        row = [*key, len(items)]
+        row = [*key, len(items), *([items[0]["lr"]] if own_lr else [])]
         for s in stats:
             vals = [float(i[s]) for i in items if i[s] is not None and math.isfinite(float(i[s]))]
             row += [

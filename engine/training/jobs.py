@@ -16,9 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.jobs import run_job
+from engine.threads import threads_for_configs, use_threads
 from engine.training.backends import Interrupted
 from engine.training.compare import Comparison, RunResult, plan_groups
 from engine.training.config import TrainConfig
+from engine.training.landscape_eval import record_path
 from engine.training.metrics import confusion_matrix, decision_grid, per_class_accuracy, predictions
 from engine.training.trainer import RunGroup, Trainer
 
@@ -57,6 +59,7 @@ class TrainingSnapshot:
     data_summary: str
     diverged_at: int | None
     visuals: Visuals | None
+    weight_path: object = None  # landscape_eval.WeightPath: the weights after every epoch (None: not recorded)
 
 
 @dataclass
@@ -124,6 +127,7 @@ def _snapshot(trainer: Trainer, status: str, rate: float = 0.0) -> TrainingSnaps
         summary,
         trainer.diverged_at,
         trainer.visuals,
+        getattr(trainer, "weight_path", None) or None,
     )
 
 
@@ -150,6 +154,7 @@ def prepare_job(
     data = config.load_data() if data is None else data  # a caller that loaded it already passes it
     if token.checkpoint():
         return None
+    use_threads(threads_for_configs([config], len(data.x_train)))  # process-wide; see engine/threads.py
     try:
         trainer = Trainer(config, data, init_weights, token=token)
     except Interrupted:
@@ -201,6 +206,7 @@ def train_job(
     """
     pace = pace if isinstance(pace, Pace) or pace is None else Pace(pace)
     group = trainer.group
+    use_threads(threads_for_configs(group.configs, len(group.x_train)))  # process-wide; see engine/threads.py
     target = group.configs[0].epochs if epochs is None else trainer.epoch + max(0, int(epochs))
     waited = 0.0  # seconds spent in paced waits (and paused within them)
     active = lambda: time.perf_counter() - group.paused_seconds - waited  # a clock that stops while paused/waiting
@@ -208,6 +214,7 @@ def train_job(
     rate, trained, mark = 0.0, 0, (started, 0)
     visuals_at, visuals_wall = started, -float("inf")  # paced, the first epoch is always drawn
     stopped = False
+    record_path(trainer)  # the landscape's path: the weights at the start and after every epoch
 
     def tick() -> None:
         """Bring ``trainer.elapsed`` up to now (pauses left out); returns nothing."""
@@ -232,6 +239,7 @@ def train_job(
         if records is None:  # the loop checked that the run was not over: the token stopped it
             stopped = True
             break
+        record_path(trainer)
         paced = pace is not None and pace.seconds_per_epoch() > 0
         if (
             paced and time.perf_counter() - visuals_wall >= PACED_VISUALS_S
@@ -301,6 +309,7 @@ def comparison_steps(
         if key not in cache:
             cache[key] = cfgs[0].load_data()
         started = time.perf_counter()
+        use_threads(threads_for_configs(cfgs, len(cache[key].x_train)))  # process-wide; see engine/threads.py
         try:
             group = RunGroup(cfgs, cache[key], token=token)
         except Interrupted:

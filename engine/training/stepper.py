@@ -12,6 +12,7 @@ import inspect
 import torch
 
 from engine.optimizers import build_optimizer
+from engine.schedulers import RateHolder
 
 SGD_FAMILY = ("sgd", "momentum", "nesterov")
 
@@ -38,9 +39,8 @@ class VectorSGD:
         self._wd = [_column(self.wd, p) for p in params]
         self._nest = [_column([m if n else 0.0 for m, n in zip(self.momentum, nesterov)], p) for p in params]
         self.bufs: list[torch.Tensor | None] = [None] * len(params)
-        self.optimizers = [
-            torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=c.optimizer_params["lr"]) for c in configs
-        ]
+        # what the learning-rate drivers read and set; not torch.optim.SGD, whose constructor imports torch._dynamo
+        self.optimizers = [RateHolder(c.optimizer_params["lr"]) for c in configs]
         self._lr_key: list[float] | None = None
         self._neg_lr: list[torch.Tensor] = []
 

@@ -92,7 +92,9 @@ class RunGroup:
             if init_weights is not None:
                 m.set_weights(init_weights)
             models.append(m)
-        self.backend = make_backend(self.configs, models, self.device, self.data.n_classes)
+        rows = len(self.data.x_train)
+        batches = math.ceil(rows / max(1, min(int(cfg.batch_size) or rows, rows))) if rows else 0
+        self.backend = make_backend(self.configs, models, self.device, self.data.n_classes, batches)
         self.path = self.backend.path
         xdtype = self.backend.dtype
         self.x_train, self.y_train = self.data.x_train.to(self.device, xdtype), self.data.y_train.to(self.device)

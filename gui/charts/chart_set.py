@@ -47,10 +47,11 @@ class ChartSet:
         item, table = self.charts[name]
         path = Path(path)
         suffix = path.suffix.lower()
+        width = max(800, int(item.sceneBoundingRect().width()))  # the SVG at the PNG's size: the same picture
         if suffix == ".png":
-            return export_png(item, path, width=max(800, int(item.sceneBoundingRect().width())))
+            return export_png(item, path, width=width)
         if suffix == ".svg":
-            return export_svg(item, path, title=f"Descent Lab — {name}")
+            return export_svg(item, path, title=f"Descent Lab — {name}", width=width)
         if suffix == ".csv":
             return export_csv(*table(), path)
         raise ValueError(f"unknown export format '{suffix}' (use .png, .svg or .csv)")

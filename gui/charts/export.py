@@ -6,8 +6,9 @@ failure (a missing or unwritable folder, a full disk, an image Qt cannot encode)
 message (``strerror``) names the path. Qt's own savers report failure only by returning False, which is why
 nothing here lets Qt write to the file itself.
 
-SVG goes through Qt's QSvgGenerator instead of pyqtgraph's SVGExporter, which fails on every plot in
-pyqtgraph 0.14.0 (issue #3495: it cannot parse closed paths ending in 'Z').
+SVG goes through Qt's QSvgGenerator (SVG 1.1, with clip paths) and gui.charts.svg.fix_svg, not pyqtgraph's
+SVGExporter: that one fails on every plot in pyqtgraph 0.14.0 (issue #3495: it cannot parse closed paths ending
+in 'Z') and, even patched, embeds images at their own size (a 3 × 3 confusion image, blurred by every viewer).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pyqtgraph.exporters  # noqa: F401  (registers ImageExporter)
 from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
 
 from engine.io import atomic_path, csv_text
+from gui.charts.svg import fix_svg
 
 
 def export_error(path: Path, reason: str, code: int = errno.EIO) -> OSError:
@@ -83,29 +85,72 @@ def export_png(item: QtWidgets.QGraphicsItem, path: str | Path, width: int | Non
     return write_file(path, _encoded(image, "PNG", path))
 
 
-def export_svg(item: QtWidgets.QGraphicsItem, path: str | Path, title: str = "Descent Lab chart") -> Path:
-    """Write ``item`` to an SVG file with Qt's SVG generator and return its path; raise OSError naming it."""
+def export_svg(
+    item: QtWidgets.QGraphicsItem, path: str | Path, title: str = "Descent Lab chart", width: int | None = None
+) -> Path:
+    """Write ``item`` to an SVG file drawn like its PNG export at ``width`` pixels; return its path.
+
+    Raises OSError naming the path. See :func:`svg_bytes` for how it is drawn.
+    """
     path = check_target(path)
-    rect = item.sceneBoundingRect()
+    return write_file(path, svg_bytes(item, path, title, width))
+
+
+def svg_bytes(item: QtWidgets.QGraphicsItem, path: Path, title: str, width: int | None = None) -> bytes:
+    """Return ``item`` drawn as an SVG document ``width`` pixels wide (default: its own width).
+
+    It is the PNG export's drawing, stroke for stroke: the same pyqtgraph export mode (symbols as vectors) and
+    the scene scaled to ``width``, first recorded into a QPicture and then replayed into Qt's SVG generator.
+    Drawn straight into the generator, a clip that a painter restore brings back is never written, so the
+    plot's clip leaks onto the next items (legend samples vanish in librsvg); the replay writes every clip.
+    The generator runs at the QPicture's DPI: at its default 72, pyqtgraph's recorded axis pictures replay at
+    3/4 size, off their curves. gui.charts.svg.fix_svg then makes librsvg, Qt and browsers draw the file alike.
+    Raises OSError naming ``path`` when the chart has no size.
+    """
+    exporter = pg.exporters.ImageExporter(item)
+    source = exporter.getSourceRect()
+    if source.width() < 1 or source.height() < 1:
+        raise export_error(path, "the chart could not be drawn (it has no size)")
+    w = int(width or round(source.width()))
+    h = int(w * source.height() / source.width())
+    scale = w / (exporter.getTargetRect().width() or source.width())  # as ImageExporter: symbols scale alike
+    background = exporter.parameters()["background"]
+    picture = QtGui.QPicture()
+    painter = QtGui.QPainter(picture)
+    cached = [(i, i.cacheMode()) for i in item.scene().items() if i.cacheMode() != i.CacheMode.NoCache]
+    exporter.setExportMode(
+        True, {"antialias": True, "background": background, "painter": painter, "resolutionScale": scale}
+    )
+    try:
+        for i, _mode in cached:
+            i.setCacheMode(i.CacheMode.NoCache)  # a cached item would be written as a screen-sized bitmap
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        painter.fillRect(QtCore.QRectF(0, 0, w, h), background)
+        item.scene().render(painter, QtCore.QRectF(0, 0, w, h), source)
+    finally:
+        painter.end()
+        exporter.setExportMode(False)
+        for i, mode in cached:
+            i.setCacheMode(mode)
     buffer = QtCore.QBuffer()
     buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
-    generator = QtSvg.QSvgGenerator()
+    generator = QtSvg.QSvgGenerator(QtSvg.QSvgGenerator.SvgVersion.Svg11)  # 1.1: clip paths (SVG Tiny has none)
+    generator.setResolution(picture.logicalDpiX())
     generator.setOutputDevice(buffer)
-    generator.setSize(QtCore.QSize(int(rect.width()), int(rect.height())))
-    generator.setViewBox(QtCore.QRectF(0, 0, rect.width(), rect.height()))
+    generator.setSize(QtCore.QSize(w, h))
+    generator.setViewBox(QtCore.QRectF(0, 0, w, h))
     generator.setTitle(title)
     painter = QtGui.QPainter()
     if not painter.begin(generator):
         raise export_error(path, "Qt could not start the SVG drawing")
     try:
-        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
-        item.scene().render(painter, QtCore.QRectF(0, 0, rect.width(), rect.height()), rect)
+        picture.play(painter)
     finally:
         painter.end()
     data = bytes(buffer.data())
     if not data:
         raise export_error(path, "the SVG drawing is empty")
-    return write_file(path, data)
+    return fix_svg(data, w, h, picture.logicalDpiX())
 
 
 def export_csv(header: list[str], rows: list[list], path: str | Path) -> Path:

@@ -31,6 +31,33 @@ def pen_style(dash: str) -> QtCore.Qt.PenStyle:
     return PEN_STYLES.get(dash, QtCore.Qt.PenStyle.SolidLine)
 
 
+class BoxedLabel(pg.TextItem):
+    """pyqtgraph's TextItem with a box (fill, border) drawn around its text on its very first paint too.
+
+    On its first paint TextItem replaces the painter's transform with its own scene transform. That drops the
+    scaling of an export (a PNG wider than the chart, the SVG), so in a chart drawn straight to a file the box
+    landed away from its text, as a stray empty frame. Here the export's transform is kept.
+    """
+
+    def paint(self, p, *args):
+        scene = self.scene()
+        if scene is not self._lastScene:
+            before, device = self.sceneTransform(), p.transform()
+            if self._lastScene is not None:
+                self._lastScene.sigPrepareForPaint.disconnect(self.updateTransform)
+            self._lastScene = scene
+            if scene is not None:
+                scene.sigPrepareForPaint.connect(self.updateTransform)
+            self.updateTransform()
+            # item -> device was before * (scene -> device); the item's own transform has just changed
+            p.setTransform(self.sceneTransform() * pg.functions.invertQTransform(before) * device)
+        if self.border.style() != QtCore.Qt.PenStyle.NoPen or self.fill.style() != QtCore.Qt.BrushStyle.NoBrush:
+            p.setPen(self.border)
+            p.setBrush(self.fill)
+            p.setRenderHint(p.RenderHint.Antialiasing, True)
+            p.drawPolygon(self.textItem.mapToParent(self.textItem.boundingRect()))
+
+
 def star_sizes(n_starts: int) -> tuple[int, int]:
     """Return the (start, end) star sizes: smaller with several starts, so close ones do not merge into blobs."""
     if n_starts >= 3:
@@ -98,7 +125,7 @@ class PathItems:
         self.end = pg.ScatterPlotItem(size=stars[1], symbol="star", brush=end_brush, pen=pg.mkPen("#111111", width=1.2))
         self.blowup = pg.ScatterPlotItem(size=16, symbol="x", brush="#000000", pen=pg.mkPen("#d00000", width=3))
         self.name = name
-        self.label = pg.TextItem(
+        self.label = BoxedLabel(
             color="#b00000", anchor=(0, 1), fill=pg.mkBrush(255, 255, 255, 210), border=pg.mkPen(colour)
         )
         for item in (self.line, self.start, self.end, self.blowup, self.label):

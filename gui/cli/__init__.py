@@ -11,6 +11,7 @@ files), ``options`` (the training options `train` and `compare` share), and one 
 from __future__ import annotations
 
 import argparse
+import importlib
 import re
 import sys
 
@@ -19,6 +20,7 @@ from gui.cli.flags import error_line, flag_for, parse_assignments
 
 __all__ = ["build_parser", "error_line", "flag_for", "parse_assignments", "run_cli"]
 
+COMMANDS = ("surface", "train", "compare", "runs", "map")
 _NEGATIVE = re.compile(r"^-[\d.]")
 _VALUE_OPTIONS = {"--start", "--domain", "--set", "--sched-set", "--vary", "--lr"}
 
@@ -49,28 +51,28 @@ def _join_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser with its three sub-commands."""
-    from gui.cli import compare as cli_compare
-    from gui.cli import surface as cli_surface
-    from gui.cli import train as cli_train
+def build_parser(commands: list[str] | None = None) -> argparse.ArgumentParser:
+    """Return the argument parser with its sub-commands: all three, or only those named in ``commands``.
 
+    Each command's module is imported only when its sub-command is registered, so running `compare`
+    never imports `surface` (nor what only `surface` needs).
+    """
     parser = _Parser(
         prog="main.py",
         description="Descent Lab: see how optimizers, momentum, learning rates and "
         "schedules train. Without a command, opens the window.",
     )
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="{surface,train,compare}")
-    cli_surface.add_parser(sub)
-    cli_train.add_parser(sub)
-    cli_compare.add_parser(sub)
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="{" + ",".join(COMMANDS) + "}")
+    for name in COMMANDS if commands is None else [c for c in COMMANDS if c in commands]:
+        importlib.import_module(f"gui.cli.{name}").add_parser(sub)
     return parser
 
 
 def run_cli(argv: list[str]) -> int:
     """Parse ``argv``, run the command and return its exit code (2 for bad input)."""
     try:
-        parser = build_parser()
+        chosen = [argv[0]] if argv and argv[0] in COMMANDS else None
+        parser = build_parser(chosen)
         args = parser.parse_args(_join_negative_values(argv))
         if not args.command:
             parser.print_help()

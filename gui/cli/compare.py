@@ -1,4 +1,5 @@
-"""`main.py compare`: a fair comparison of runs that differ in one or two fields, driven by comparison_job."""
+"""`main.py compare`: a fair comparison (a sweep) of runs that differ in any number of fields, trained on a
+backend and kept in the run store (gui.cli.sweep_run)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from types import SimpleNamespace
 from engine.errors import UserError
 from engine.experiment import ComparisonResult, ComparisonSpec, ExperimentError, TrainingSettings, load_section
 from engine.io import Staged, write_csv, write_json
-from engine.jobs import Token
+from engine.sweep.grid import SweepGrid
 from engine.training.checks import check_shapes
 from engine.training.compare import (
     Comparison,
     curve_colour,
+    own_settings,
     parse_seeds,
     parse_vary,
     seed_curves,
@@ -21,21 +23,24 @@ from engine.training.compare import (
     tidy_table,
 )
 from engine.training.estimate import DataShape, check_batches, data_shape, estimate_comparison
-from engine.training.jobs import comparison_job
-from gui.charts import style
-from gui.cli.driver import check_estimate, check_outputs, drive, load_file, memory_guard, progress, write_experiment
+from gui.cli.animate import add_animation_options, animation_options
+from gui.cli.driver import check_estimate, check_outputs, load_file, memory_guard, write_experiment
 from gui.cli.flags import Source
+from gui.cli.formats import add_format_option, chart_path, parse_formats
+from gui.cli.landscape_out import add_landscape_options, landscape_request, write_two_run_landscape
 from gui.cli.options import add_training_options, number, training_config, training_source
+from gui.cli.sweep_run import add_sweep_options, check_sweep_options, grid_cells, run_sweep, sample_count
+from gui.cli.tuning_out import add_tune_options, per_optimizer_options, tune_comparison, tuning_settings, write_tuning
 
 COMPARISON_TAB = 2
-OUTER = ("vary", "seeds", "target_acc")  # the comparison's own fields, beside its base
+OUTER = ("vary", "seeds", "target_acc", "per_optimizer", "tuning", "sample")  # the comparison's own, beside its base
 
 
 def add_parser(sub) -> None:
     """Register the `compare` sub-command; returns nothing."""
     p = sub.add_parser(
         "compare",
-        help="compare runs that differ in one or two fields",
+        help="compare runs that differ in any number of fields (a sweep, locally or on Ray)",
         description="Train a base configuration with fields varied (identical initial weights and "
         "batch order per seed); write runs.csv, summary.csv, experiment.json and side-by-side charts. "
         "With --experiment FILE, run the file's comparison (its own base, vary, seeds and target); "
@@ -51,6 +56,18 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--seeds", default=None, help="several seeds, e.g. 1,2,3 (mean and spread in the summary)")
     p.add_argument("--target-acc", default=None, help="accuracy whose first epoch the summary reports (default 0.9)")
+    p.add_argument(
+        "--curves",
+        choices=("test", "train", "both"),
+        default="test",
+        help="compare_loss.png / compare_accuracy.png show the test curves (the training curves when nothing is "
+        "held out), the training curves, or both: training solid, test dashed, in each run's colour (default test)",
+    )
+    add_sweep_options(p)
+    add_tune_options(p, "--tune-lr")
+    add_animation_options(p, "epoch", "1200x560")
+    add_format_option(p)
+    add_landscape_options(p)
     p.set_defaults(handler=run_compare)
 
 
@@ -87,7 +104,7 @@ def plan(comparison: Comparison) -> list:
     Every run's configuration must also fit the experiment model, so that experiment.json can hold it.
     """
     try:
-        planned = comparison.runs()
+        planned = own_settings(comparison, comparison.runs())  # each optimizer with its own settings
     except UserError:
         for i, (name, values) in enumerate(comparison.vary):
             for value in values:
@@ -150,13 +167,24 @@ def run_compare(args) -> int:
     a comparison that would not fit is refused (exit 2), a slow one warned about.
     """
     check_outputs(args)
+    formats = parse_formats(args.format)
+    animation = animation_options(args, "1200x560")
+    landscape = landscape_request(args)
+    if landscape is not None and args.landscape_plane is not None:
+        raise UserError(
+            "compare draws the plane through the shared start and the first two runs' ends", "landscape_plane"
+        )
     loaded = load_file(args)
     spec = loaded.comparison if loaded else None
     source = training_source(args, "comparison.base", outer=OUTER)
     try:
+        per_optimizer = per_optimizer_options(args, spec.per_optimizer if spec else None, source)
+        tuning = tuning_settings(args, spec.tuning if spec else None, source)
         base, data, base_settings = training_config(args, spec.base if spec else None, source)
         vary, seeds, target = comparison_fields(args, spec, source)
-        comparison = Comparison(base, vary, seeds)
+        grid_pair = check_sweep_options(args, [n for n, _ in vary])
+        sample = sample_count(args, spec, source)
+        comparison = SweepGrid(base, vary, seeds, per_optimizer, sample=sample)
         planned = plan(comparison)  # validates every combination before any training
         used = load_section(
             ComparisonSpec,
@@ -165,6 +193,9 @@ def run_compare(args) -> int:
                 "vary": [{"field": n, "values": v} for n, v in vary],
                 "seeds": seeds,
                 "target_acc": target,
+                "sample": sample,
+                "per_optimizer": per_optimizer,
+                "tuning": tuning.model_dump(),
             },
         )
         data = data if data is not None else base.load_data()
@@ -172,16 +203,13 @@ def run_compare(args) -> int:
         estimate = comparison_estimate(planned, cache, vary)
         check_estimate(estimate)
         print(f"{data.summary()}; {len(planned)} runs", file=sys.stderr)
-        token = Token()
-        with progress(sum(cfg.epochs for _, _, cfg in planned), "compare", "epoch") as bar:
-
-            def advance(snapshot) -> None:
-                """Move the bar to the epochs done, with the runs finished; returns nothing."""
-                bar.set_postfix_str(f"runs {snapshot.finished}/{len(planned)}", refresh=False)
-                bar.update(snapshot.done - bar.n)
-
-            with memory_guard(estimate):
-                results = drive(comparison_job(comparison, token, cache), token, advance)
+        tuned = None
+        with memory_guard(estimate):
+            if args.tune:  # sweep each optimizer's rate, then race at the tuned rates (recorded in experiment.json)
+                comparison, tuned = tune_comparison(comparison, tuning, cache)
+                planned = plan(comparison)
+                used.per_optimizer = comparison.per_optimizer
+            results = run_sweep(args, comparison, planned, used.model_dump(mode="json"), cache)
     except UserError as err:
         raise source.name(err) from None
     names = [n for n, _ in vary]
@@ -209,7 +237,17 @@ def run_compare(args) -> int:
                 out.path("comparison.json"),
             )
             write_experiment(out, loaded, COMPARISON_TAB, "comparison", used, ComparisonResult.from_results(results))
-            compare_charts(results, names, out)
+            compare_charts(results, names, out, grid_pair, curves=args.curves, formats=formats)
+            if animation is not None:
+                from gui.cli.animate import animate_comparison
+
+                animate_comparison(results, names, animation)
+            if tuned is not None:
+                write_tuning(out, tuned.trials, tuned.best, tuned.criterion)
+            if landscape is not None:
+                print(
+                    write_two_run_landscape(comparison, landscape, out, cache.get(base.dataset_key())), file=sys.stderr
+                )
     except UserError as err:
         raise source.name(err) from None
     for row in rows:
@@ -225,42 +263,54 @@ def _fmt(v):
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def compare_charts(results, names, out: Staged) -> None:
-    """Draw compare_loss.png, compare_accuracy.png, compare_lr.png and, for two fields, grid.png; returns nothing."""
+def compare_charts(
+    results, names, out: Staged, grid_pair: tuple[str, str] | None = None, curves: str = "test", formats=("png",)
+) -> None:
+    """Draw compare_loss, compare_accuracy, compare_lr and, for two fields, grid, each in every one of ``formats``
+    (png, svg); returns nothing.
+
+    ``curves`` ("test", "train", "both") picks the loss and accuracy curves, as the window's "curves" choice:
+    "both" draws each run's training curve solid and its test curve dashed, named "… · train" / "… · test".
+    """
+    from gui.charts import style  # Qt and pyqtgraph load only when charts are drawn
     from gui.charts.render import render_grid, render_lines
 
     use_test = results[0].history[0].test_loss is not None
-    lkey, akey = ("test_loss", "test_acc") if use_test else ("train_loss", "train_acc")
-    which = "test" if use_test else "train"
+    which = "test" if use_test and curves != "train" else "train"
+    lkey = f"{which}_loss"  # the grid's curves: test for "both"
+    parts = ("train", "test") if use_test and curves == "both" else (which,)
+    words = "train and test" if len(parts) == 2 else which
 
-    def series(key):
+    def series(key, part=None):
         """Return the chart series of one metric: mean per configuration with its band across seeds."""
         items = []
         for k, c in enumerate(seed_curves(results, key)):
             first = 1 if key == "lr" else 0  # epoch 0 has had no step, so no rate
             band = (c.low[first:], c.high[first:]) if c.low is not None else None
             colour = curve_colour(c.runs[0].label, names) or style.colour(k)  # the optimizer's own, in a race
-            items.append({"name": c.name, "x": c.epochs[first:], "y": c.mean[first:], "colour": colour, "band": band})
+            name = f"{c.name} · {part}" if part else c.name
+            items.append(
+                {"name": name, "x": c.epochs[first:], "y": c.mean[first:], "colour": colour, "band": band}
+                | ({"dashed": part == "test"} if part else {})
+            )
         return items
 
-    render_lines(series(lkey), out.path("compare_loss.png"), f"{which} loss", "loss")
-    if results[0].history[0].train_acc is not None:
-        render_lines(series(akey), out.path("compare_accuracy.png"), f"{which} accuracy", "accuracy")
-    render_lines(series("lr"), out.path("compare_lr.png"), "learning rate", "learning rate")
-    if len(names) == 2:
-        from gui.charts.grid import cell_key
+    def metric_series(metric_name):
+        """Return the series of ``loss`` or ``acc`` for the chosen curves (train and test: both, styled)."""
+        if len(parts) == 1:
+            return series(f"{which}_{metric_name}")
+        return [s for part in parts for s in series(f"{part}_{metric_name}", part)]
 
-        keys = [cell_key(r.label, names) for r in results]  # one formatting for the cells and the row/column titles
-        cells = {}
-        for c in seed_curves(results, lkey):
-            band = (c.low, c.high) if c.low is not None else None
-            series = {"name": c.name, "x": c.epochs, "y": c.mean, "colour": style.colour(0), "band": band}
-            cells[cell_key(c.runs[0].label, names)] = [series]
-        render_grid(
-            cells,
-            list(dict.fromkeys(k[0] for k in keys)),
-            list(dict.fromkeys(k[1] for k in keys)),
-            out.path("grid.png"),
-            f"{which} loss: {names[0]} (rows) × {names[1]} (columns)",
-            "loss",
-        )
+    def path(name):
+        return chart_path(out, name, formats)
+
+    render_lines(metric_series("loss"), path("compare_loss"), f"{words} loss", "loss", formats=formats)
+    if results[0].history[0].train_acc is not None:
+        render_lines(metric_series("acc"), path("compare_accuracy"), f"{words} accuracy", "accuracy", formats=formats)
+    render_lines(series("lr"), path("compare_lr"), "learning rate", "learning rate", formats=formats)
+    if grid_pair is not None:  # small multiples over two chosen fields; the others are curves within a cell
+        cells, rows, cols = grid_cells(results, names, grid_pair, lkey, style.colour)
+        others = ", ".join(n for n in names if n not in grid_pair)
+        title = f"{which} loss: {grid_pair[0]} (rows) × {grid_pair[1]} (columns)"
+        title += f"; a curve per {others}" if others else ""
+        render_grid(cells, rows, cols, path("grid"), title, "loss", formats)

@@ -184,6 +184,8 @@ def training_config(args, settings: TrainingSettings | None, source: Source):
         scheduler_params=scheduler_params,
     )
     infer = args.layers is None and (settings is None or any(source.is_typed(f) for f in DATA_SHAPE_FIELDS))
+    if args.download:
+        fetch_data(cfg)
     data = cfg.load_data(download=args.download) if infer or args.download else None
     if args.layers is not None:
         layers = parse_layers(args.layers)
@@ -207,6 +209,38 @@ def training_config(args, settings: TrainingSettings | None, source: Source):
     except ExperimentError as err:
         raise source.name(err) from None
     return cfg, data, used
+
+
+def fetch_data(cfg: TrainConfig) -> None:
+    """``--download``: fetch MNIST/Fashion-MNIST when no folder searched has its files, with the window's download
+    job (a progress bar on stderr; Ctrl+C stops it and keeps nothing partial); returns nothing."""
+    from engine.data import idx
+    from engine.data.download import download_job, is_downloadable
+    from engine.jobs import Token
+    from gui.cli.driver import drive, progress
+
+    if not is_downloadable(cfg.dataset):
+        return
+    try:
+        idx.locate(cfg.dataset, cfg.data_dir)
+        return
+    except idx.FilesNotFound:
+        pass
+    token = Token()
+    with progress(0, f"download {cfg.dataset}", "B") as bar:
+        bar.unit_scale = True
+
+        shown = []
+
+        def advance(s) -> None:
+            """Show the file in progress and its bytes; returns nothing."""
+            if shown != [s.file]:
+                shown[:] = [s.file]
+                bar.reset(total=s.total)
+                bar.set_description_str(f"{s.file} ({s.index + 1}/{s.files})", refresh=False)
+            bar.update(s.done - bar.n)
+
+        drive(download_job(cfg.dataset, cfg.data_dir, token), token, advance)
 
 
 def run_data_shape(cfg: TrainConfig, data, download: bool = False) -> DataShape:

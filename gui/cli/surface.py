@@ -15,11 +15,15 @@ from engine.optimizers import OPTIMIZERS
 from engine.schedulers import SCHEDULERS, resolve_scheduler
 from engine.surface.functions import BUILTINS, Surface, get_surface, parse_domain, surface_ids
 from engine.surface.paths import MAX_STEPS, parse_point, paths_job
+from gui.cli.animate import add_animation_options, animation_options
 from gui.cli.driver import add_experiment_option, check_outputs, drive, load_file, progress, write_experiment
 from gui.cli.flags import Source, parse_assignments
+from gui.cli.formats import add_format_option, chart_files, chart_path, parse_formats
+from gui.cli.tuning_out import add_tune_options, tune_surface_settings, tuning_settings, write_tuning
 
 SURFACE_TAB = 0
 CLI_STEPS = 50
+ANIMATION_SIZE = "960x600"
 WORDS = {
     "function": "--function",
     "formula": "--function",
@@ -70,7 +74,15 @@ def add_parser(sub) -> None:
         default=None,
         help="the seed notebooks' look: red start star, yellow step dots, blue end star",
     )
+    add_animation_options(p, "step", ANIMATION_SIZE)
+    p.add_argument(
+        "--map-only",
+        action="store_true",
+        help="animation frames without the loss-per-step chart beside the map",
+    )
+    add_tune_options(p, "--tune")
     add_experiment_option(p)
+    add_format_option(p)
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(handler=run)
 
@@ -249,6 +261,8 @@ def run(args) -> int:
     The output folder is checked before anything is computed; the files are written all-or-nothing.
     """
     check_outputs(args)
+    formats = parse_formats(args.format)
+    animation = animation_options(args, ANIMATION_SIZE)
     loaded = load_file(args)
     source = Source(args.experiment, "surface", SurfaceSettings.model_fields, words=flag_words)
     try:
@@ -258,7 +272,9 @@ def run(args) -> int:
         grid = _int(args.grid, "grid", 20, 2000)
         token = Token()
         steps = settings.steps
-        job = paths_job(surface, settings.specs(), starts, steps, settings.scheduler, settings.scheduler_params, token)
+        settings.tuning = tuning_settings(args, loaded.surface.tuning if loaded else None, source)
+        specs, tuned = tune_surface_settings(settings, surface, starts) if args.tune else (settings.specs(), None)
+        job = paths_job(surface, specs, starts, steps, settings.scheduler, settings.scheduler_params, token)
         with progress(steps, "surface", "step") as bar:
             paths = drive(job, token, lambda p: bar.update(p.step - bar.n))
     except UserError as err:
@@ -274,6 +290,7 @@ def run(args) -> int:
                     "minima": [{"point": list(m.point), "value": m.value, "kind": m.kind} for m in surface.minima],
                     "scheduler": {"id": settings.scheduler, "params": sched_params},
                     "steps": steps,
+                    "computed_by": paths[0].computed_by,  # "numba kernel" or "torch.optim"
                     "runs": [p.to_dict() for p in paths],
                 },
                 out.path("paths.json"),
@@ -289,13 +306,25 @@ def run(args) -> int:
             from gui.charts.render import render_surface
 
             render_surface(
-                surface, paths, out.path("surface.png"), grid=grid, log=log, notebook=settings.notebook_markers
+                surface,
+                paths,
+                chart_path(out, "surface", formats),
+                grid=grid,
+                log=log,
+                notebook=settings.notebook_markers,
+                formats=formats,
             )
+            if tuned is not None:
+                write_tuning(out, tuned.trials, tuned.best, tuned.criterion)
+            if animation is not None:
+                from gui.cli.animate import animate_surface
+
+                animate_surface(surface, paths, steps, animation, grid, log, settings.notebook_markers, args.map_only)
     except UserError as err:
         raise source.name(err) from None
     for p in paths:
         end = ", ".join(f"{v:.4g}" for v in p.points[-1])
         state = f"diverged at step {p.diverged_at}" if p.diverged_at is not None else f"f = {p.losses[-1]:.6g}"
         print(f"{p.optimizer:>9} from start {p.start_index}: ends at ({end}), {state}")
-    print(f"wrote paths.json, paths.csv, surface.png, experiment.json to {out.out}")
+    print(f"wrote paths.json, paths.csv, {chart_files(['surface'], formats)}, experiment.json to {out.out}")
     return 0

@@ -15,7 +15,7 @@ from engine.training.jobs import prepare_job, train_job
 from engine.training.metrics import confusion_matrix, decision_grid, per_class_accuracy, predictions
 from engine.training.model import load_weights_file
 from engine.training.trainer import HISTORY_COLUMNS
-from gui.charts import style
+from gui.cli.animate import add_animation_options, animation_options
 from gui.cli.driver import (
     check_estimate,
     check_outputs,
@@ -25,9 +25,12 @@ from gui.cli.driver import (
     progress,
     write_experiment,
 )
+from gui.cli.formats import add_format_option, chart_path, parse_formats
+from gui.cli.landscape_out import add_landscape_options, check_landscape_config, landscape_request, write_landscape
 from gui.cli.options import add_training_options, run_data_shape, training_config, training_source
 
 TRAINING_TAB = 1
+ANIMATION_SIZE = "1200x640"
 
 
 def add_parser(sub) -> None:
@@ -45,11 +48,15 @@ def add_parser(sub) -> None:
         metavar="FILE",
         help="where to write the final weights (default OUT/weights.json); checked before training starts",
     )
+    add_animation_options(p, "epoch", ANIMATION_SIZE)
+    add_format_option(p)
+    add_landscape_options(p)
     p.set_defaults(handler=run_train)
 
 
-def history_charts(histories, names, out: Staged) -> None:
-    """Draw loss.png, accuracy.png (when there are accuracies) and lr.png for the histories; returns nothing."""
+def history_charts(histories, names, out: Staged, formats: tuple[str, ...] = ("png",)) -> None:
+    """Draw loss, accuracy (when there are accuracies) and lr charts in each of ``formats``; returns nothing."""
+    from gui.charts import style  # Qt and pyqtgraph load only when charts are drawn
     from gui.charts.render import render_lines
 
     has_test = any(h[0].test_loss is not None for h in histories)
@@ -84,10 +91,10 @@ def history_charts(histories, names, out: Staged) -> None:
                     }
                 )
         lr_series.append({"name": name, "x": epochs[1:], "y": metric(h, "lr")[1:], "colour": c})
-    render_lines(loss_series, out.path("loss.png"), "loss", "loss")
+    render_lines(loss_series, chart_path(out, "loss", formats), "loss", "loss", formats=formats)
     if acc_series:
-        render_lines(acc_series, out.path("accuracy.png"), "accuracy", "accuracy")
-    render_lines(lr_series, out.path("lr.png"), "learning rate", "learning rate")
+        render_lines(acc_series, chart_path(out, "accuracy", formats), "accuracy", "accuracy", formats=formats)
+    render_lines(lr_series, chart_path(out, "lr", formats), "learning rate", "learning rate", formats=formats)
 
 
 def _train(cfg, init, token: Token, data=None):
@@ -115,10 +122,14 @@ def run_train(args) -> int:
     --out folder's files and --save-weights) are written all-or-nothing.
     """
     check_outputs(args, ("save_weights",))
+    formats = parse_formats(args.format)
+    animation = animation_options(args, ANIMATION_SIZE)
+    landscape = landscape_request(args)
     loaded = load_file(args)
     source = training_source(args, "training")
     try:
         cfg, data, settings = training_config(args, loaded.training if loaded else None, source)
+        check_landscape_config(landscape, cfg)
         if args.init_weights is not None and not args.init_weights.strip():
             raise UserError("the file name is empty", "init_weights")
         init = load_weights_file(args.init_weights) if args.init_weights else None
@@ -127,7 +138,12 @@ def run_train(args) -> int:
         estimate = estimate_run(cfg, shape, weights_json=True)
         check_estimate(estimate)
         with memory_guard(estimate):
-            trainer = _train(cfg, init, Token(), data)
+            if animation is None:
+                trainer = _train(cfg, init, Token(), data)
+            else:  # trained while the frames are drawn: each epoch's decision regions exist only then
+                from gui.cli.animate import animate_training
+
+                trainer = animate_training(cfg, init, data, animation)
     except UserError as err:
         raise source.name(err) from None
     h, data = trainer.history, trainer.data
@@ -150,8 +166,10 @@ def run_train(args) -> int:
             else:
                 write_json(trainer.weights(), out.external(args.save_weights, "save_weights"))
             write_experiment(out, loaded, TRAINING_TAB, "training", settings, TrainingResult.from_trainer(trainer))
-            history_charts([h], ["run"], out)
-            _data_charts(trainer, out)
+            history_charts([h], ["run"], out, formats)
+            _data_charts(trainer, out, formats)
+            if landscape is not None:
+                write_landscape(trainer, landscape, out)
     except UserError as err:
         raise source.name(err) from None
     last = h[-1]
@@ -174,8 +192,9 @@ def _in_chunks(logits, rows: int = 4096):
     return lambda x: torch.cat([logits(x[i : i + rows]) for i in range(0, len(x), rows)])
 
 
-def _data_charts(trainer, out: Staged) -> None:
-    """Draw decision.png (2-D class data) or confusion.png and per_class_accuracy.csv (other class data)."""
+def _data_charts(trainer, out: Staged, formats: tuple[str, ...] = ("png",)) -> None:
+    """Draw decision regions (2-D class data) or the confusion matrix and per_class_accuracy.csv (other class
+    data), each chart in every one of ``formats``; returns nothing."""
     from gui.charts.render import render_confusion, render_decision
 
     data = trainer.data
@@ -189,8 +208,9 @@ def _data_charts(trainer, out: Staged) -> None:
             data.x_train.numpy(),
             data.y_train.numpy(),
             data.n_classes,
-            out.path("decision.png"),
+            chart_path(out, "decision", formats),
             f"decision regions after {trainer.epoch} epochs",
+            formats,
         )
     elif data.n_classes:
         x, y = (data.x_test, data.y_test) if data.has_test else (data.x_train, data.y_train)
@@ -199,8 +219,9 @@ def _data_charts(trainer, out: Staged) -> None:
         render_confusion(
             matrix,
             data.class_names,
-            out.path("confusion.png"),
+            chart_path(out, "confusion", formats),
             f"confusion matrix ({'test' if data.has_test else 'train'}), rows true / columns predicted",
+            formats,
         )
         write_csv(
             ["class", "accuracy"],

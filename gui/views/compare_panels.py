@@ -8,13 +8,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from engine.sweep.grid import grid_curves
 from engine.training.compare import curve_colour, metric, seed_curves, summary_table
 from engine.training.smoothing import moving_average
 from gui.charts import style
 from gui.charts.chart_set import ChartSet
 from gui.charts.curves import LineChart
 from gui.charts.export import export_png, export_svg
-from gui.charts.grid import MIN_PANEL_H, cell_key, draw_cell, fill_grid, grid_table, grid_widget, y_range
+from gui.charts.grid import MIN_PANEL_H, draw_cell, fill_grid, grid_table, grid_widget, y_range
+from gui.views.grid_pair import GridPairChooser
 
 
 class _PanelCharts(ChartSet):
@@ -23,23 +25,48 @@ class _PanelCharts(ChartSet):
     def __init__(self, owner: "ComparisonPanels"):
         super().__init__(owner)
         self.panels = owner
+        self._grid = None  # during export_all: (grid_args, the off-screen grid), built once for PNG and SVG
 
     def export(self, name, path):
         """Write chart ``name`` to ``path``; the grid as the whole grid, at a readable size per cell."""
         suffix = str(path).lower().rsplit(".", 1)[-1]
         if name == "compare_grid" and suffix in ("png", "svg"):
-            widget = grid_widget(*self.panels.grid_args)
+            args = self.panels.grid_args
+            if self._grid is not None and self._grid[0] is args:
+                widget = self._grid[1]
+            else:
+                widget = grid_widget(*args)  # 24 panels take about a second to build
+                self._grid = (args, widget) if self._grid is not None else None
             if suffix == "png":
                 return export_png(widget.ci, path, width=int(widget.sceneRect().width()))
             return export_svg(widget.ci, path, title="Descent Lab — compare_grid")
         return super().export(name, path)
 
     def export_all(self, folder):
-        """Write every shown chart, and the grid whenever two fields vary (even on the hidden tab)."""
-        written = super().export_all(folder)
-        if self.panels.grid_cells and not any(p.stem == "compare_grid" for p in written):
-            for suffix in ("png", "svg", "csv"):
-                written.append(self.export("compare_grid", Path(folder) / f"compare_grid.{suffix}"))
+        """Write every shown chart, and the charts of the hidden tab too: the grid whenever two fields vary, the
+        overlay charts whenever they hold curves (the user may be looking at the small multiples)."""
+        self._grid = (None, None)  # keep the grid built for the PNG for the SVG too
+        try:
+            written = super().export_all(folder)
+            written += self._export_hidden(folder, {p.stem for p in written})
+        finally:
+            self._grid = None
+        return written
+
+    def _export_hidden(self, folder, done: set[str]) -> list[Path]:
+        """Write the charts that export_all skipped because their tab is hidden, when they hold data."""
+        written = []
+        panels = self.panels
+        overlay = {
+            "compare_loss": panels.loss_chart,
+            "compare_accuracy": panels.acc_chart,
+            "compare_lr": panels.lr_chart,
+        }
+        for name in self.charts:
+            drawn = bool(panels.grid_cells) if name == "compare_grid" else bool(overlay[name].curves)
+            if name not in done and drawn:
+                for suffix in ("png", "svg", "csv"):
+                    written.append(self.export(name, Path(folder) / f"{name}.{suffix}"))
         return written
 
 
@@ -95,7 +122,14 @@ class ComparisonPanels(QtWidgets.QWidget):
         v.addWidget(self.grid_back, 0, QtCore.Qt.AlignmentFlag.AlignLeft)
         v.addWidget(self.enlarged_canvas, 1)
         self.grid_stack.addWidget(page)
-        return self.grid_stack
+        self.grid_pair = GridPairChooser()  # which two fields the grid shows, when more than two vary
+        self.grid_pair.changed.connect(lambda: self._draw_grid(*self._grid_inputs))
+        holder = QtWidgets.QWidget()
+        column = QtWidgets.QVBoxLayout(holder)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.grid_pair)
+        column.addWidget(self.grid_stack, 1)
+        return holder
 
     def enlarge(self, key: tuple[str, str]) -> None:
         """Show cell ``key`` (row, column) alone, big, with its legend; the Back button returns to the grid."""
@@ -128,20 +162,28 @@ class ComparisonPanels(QtWidgets.QWidget):
             text = f"Export grid{' data' if suffix == 'csv' else ''} as {label}…"
             plot.vb.menu.addAction(text, lambda s=suffix: self.charts.ask_and_export("compare_grid", s))
 
-    def draw(self, results, varied: list[str], use_test: bool, smoothing: int, target: float, heavy=True) -> None:
-        """Redraw the overlay charts and, when ``heavy``, the small multiples and the summary table."""
+    def draw(self, results, varied: list[str], curves, smoothing: int, target: float, heavy=True) -> None:
+        """Redraw the overlay charts and, when ``heavy``, the small multiples and the summary table.
+
+        ``curves`` is "test", "train" or "both" (True means "test", False "train", as before). Without a test
+        set every choice draws the training curves. "both" draws each configuration's training curve solid
+        and its test curve dashed, in the configuration's colour, with legend entries "… · train" / "… · test".
+        """
         for chart in (self.loss_chart, self.acc_chart, self.lr_chart):
             chart.clear()
         if not results:
             self.table.setRowCount(0)
             return
-        use_test = use_test and results[0].history[0].test_loss is not None
-        which = "test" if use_test else "train"
-        lkey, akey = (f"{which}_loss", f"{which}_acc")
+        which = curves if isinstance(curves, str) else ("test" if curves else "train")
+        if results[0].history[0].test_loss is None:
+            which = "train"
+        parts = ["train", "test"] if which == "both" else [which]
+        words = "train and test" if which == "both" else which
         fields = " · ".join(varied)
-        self.loss_chart.plot.setTitle(f"{which} loss — {fields}" if fields else f"{which} loss")
-        self.acc_chart.plot.setTitle(f"{which} accuracy")
-        for chart, key in ((self.loss_chart, lkey), (self.acc_chart, akey), (self.lr_chart, "lr")):
+        self.loss_chart.plot.setTitle(f"{words} loss — {fields}" if fields else f"{words} loss")
+        self.acc_chart.plot.setTitle(f"{words} accuracy")
+        charts = [(self.loss_chart, f"{p}_loss", p) for p in parts] + [(self.acc_chart, f"{p}_acc", p) for p in parts]
+        for chart, key, part in [*charts, (self.lr_chart, "lr", None)]:
             series = lambda r, key=key: moving_average(metric(r.history, key), smoothing)  # noqa: E731
             for k, c in enumerate(seed_curves(results, key, series)):
                 if not np.isfinite(c.mean).any():
@@ -152,31 +194,36 @@ class ComparisonPanels(QtWidgets.QWidget):
                 label += " (diverged)" if any(r.diverged_at is not None for r in c.runs) else ""
                 own = curve_colour(c.runs[0].label, varied)
                 dashed = own is None and k >= len(style.PALETTE)  # past the palette, colours repeat: dash them
+                if which == "both" and part is not None:
+                    label, dashed = f"{label} · {part}", part == "test"  # the line style tells train from test
                 colour = own or style.colour(k)
                 chart.set_series(label, c.epochs[first:], c.mean[first:], colour, dashed=dashed, band=band)
         self.lr_chart.fit_y()
         if heavy:
-            self._draw_grid(results, varied, lkey, smoothing)
+            self._draw_grid(results, varied, f"{'train' if which == 'train' else 'test'}_loss", smoothing)
             self._fill_table(results, varied, target)
 
     def _draw_grid(self, results, varied, key, smoothing) -> None:
         self.grid_canvas.clear()
         self.grid_plots, self.grid_charts, self.grid_cells = [], {}, {}
         self.grid_stack.setCurrentIndex(0)
-        if len(varied) != 2:
+        self._grid_inputs = (results, varied, key, smoothing)
+        if len(varied) < 2:
+            self.grid_pair.hide()
             self.grid_canvas.setMinimumSize(0, 0)
             self.grid_canvas.addLabel("Small multiples appear when two fields vary (rows × columns).")
             return
-        keys = [cell_key(r.label, varied) for r in results]
-        rows, cols = list(dict.fromkeys(k[0] for k in keys)), list(dict.fromkeys(k[1] for k in keys))
+        pair = self.grid_pair.pair(varied)
         smooth = lambda r: moving_average(metric(r.history, key), smoothing)  # noqa: E731
-        for c in seed_curves(results, key, smooth):
-            band = (c.low, c.high) if c.low is not None else None
-            colour = curve_colour(c.runs[0].label, varied) or style.colour(0)
-            series = {"name": c.name, "x": c.epochs, "y": c.mean, "colour": colour, "band": band}
-            self.grid_cells[cell_key(c.runs[0].label, varied)] = [series]
+        curves, rows, cols = grid_curves(results, varied, pair, key, smooth)
+        for cell, items in curves.items():  # beyond two fields, the others are curves within each panel
+            self.grid_cells[cell] = [
+                {"name": name, "x": c.epochs, "y": c.mean, "colour": curve_colour(c.runs[0].label, varied)
+                 or style.colour(k), "band": (c.low, c.high) if c.low is not None else None}
+                for k, name, c in items
+            ]  # fmt: skip
         which = key.replace("_", " ")
-        self.grid_args = (self.grid_cells, rows, cols, f"{which}: {varied[0]} (rows) × {varied[1]} (columns)", "loss")
+        self.grid_args = (self.grid_cells, rows, cols, f"{which}: {pair[0]} (rows) × {pair[1]} (columns)", "loss")
         # panels keep a readable size: the scroll area scrolls rather than squeezing them
         self.grid_canvas.setMinimumSize(200 * len(cols), MIN_PANEL_H * len(rows))
         self.grid_charts = fill_grid(self.grid_canvas.ci, self.grid_cells, rows, cols, "loss", grid=False)

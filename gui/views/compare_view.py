@@ -14,17 +14,23 @@ from PySide6 import QtCore, QtWidgets
 from engine.errors import UserError
 from engine.experiment import ComparisonResult, ComparisonSpec, Experiment, load_section
 from engine.presets import PRESETS, preset_spec
+from engine.sweep.session import stored_sweep_job
+from engine.sweep.store import default_store_path
 from engine.training.compare import summary_table
-from engine.training.jobs import comparison_job
 from gui.charts import style
 from gui.jobs import JobRunner
 from gui.views.compare_panels import ComparisonPanels
 from gui.views.config_form import ConfigForm
+from gui.views.download_bar import DownloadBar
 from gui.views.estimates import confirm_slow, may_start
 from gui.views.field_errors import FieldErrors
+from gui.views.race_panel import RacePanel
+from gui.views.run_on import RunOnBox, progress_text
+from gui.views.sweep_fields import MoreFields
 
 OVERLAY_EVERY_S = 0.3  # while a comparison runs: overlay charts redraw at most this often
 HEAVY_EVERY_S = 1.0  # ... and the small multiples and summary table at most this often
+CURVES = ("test", "train", "both")  # the "curves" choice's items, in order
 FIELDS = ["momentum", "lr", "optimizer", "scheduler", "batch_size", "activation", "init", "dropout", "l2", "loss"]
 
 
@@ -87,7 +93,11 @@ class CompareView(QtWidgets.QWidget):
             f.addRow(label, w)
         for label, w in (("values", self.values2), ("seeds", self.seeds), ("target accuracy", self.target)):
             f.addRow(label, w)
+        self.more = MoreFields()  # a third varied field and more; a random sample of the grid
+        f.addRow(self.more)
         form.addWidget(box)
+        self.run_on = RunOnBox()  # this machine, or a Ray cluster
+        form.addWidget(self.run_on)
         buttons = QtWidgets.QHBoxLayout()
         self.run_button = QtWidgets.QPushButton("Run comparison")
         self.run_button.setToolTip("Train every combination in the background")
@@ -105,12 +115,17 @@ class CompareView(QtWidgets.QWidget):
         self.error.setStyleSheet("color: #b00000;")
         self.error.hide()
         form.addWidget(self.error)
+        self.download = DownloadBar(self.runner)  # offered under "files not found" (MNIST, Fashion-MNIST)
+        form.addWidget(self.download)
         box = QtWidgets.QGroupBox("Display")
         f = QtWidgets.QFormLayout(box)
         self.metric_set = QtWidgets.QComboBox()
-        self.metric_set.addItems(["test (where held out)", "train"])
+        self.metric_set.addItems(["test (where held out)", "train", "train and test"])
+        for i, which in enumerate(CURVES):
+            self.metric_set.setItemData(i, which)
         self.metric_set.setToolTip(
-            "Curves and summary from the held-out test set (when there is one) or the training set"
+            "Curves from the held-out test set (when there is one), the training set, or both: training solid, "
+            "test dashed, in each run's colour"
         )
         self.smoothing = QtWidgets.QSpinBox()
         self.smoothing.setRange(1, 50)
@@ -121,6 +136,8 @@ class CompareView(QtWidgets.QWidget):
         f.addRow("smoothing", self.smoothing)
         f.addRow("", self.log_loss)
         form.addWidget(box)
+        self.race = RacePanel(self.experiment, self.runner)  # each optimizer's own settings; tune their rates
+        form.addWidget(self.race)
         base_box = QtWidgets.QGroupBox("Base configuration (this comparison's own)")
         v = QtWidgets.QVBoxLayout(base_box)
         note = QtWidgets.QLabel(
@@ -157,6 +174,8 @@ class CompareView(QtWidgets.QWidget):
                 "vary": ("What varies", self.values1),
                 "seeds": ("Seeds", self.seeds),
                 "target_acc": ("Target accuracy", self.target),
+                "sample": ("Sample", self.more.sample),
+                **{f"vary.{i}": ("More fields", self.more.line) for i in range(2, 12)},
                 **base_controls,
             },
             prefix="comparison",
@@ -166,6 +185,7 @@ class CompareView(QtWidgets.QWidget):
         self.field1.currentIndexChanged.connect(self._edited)
         self.field2.currentIndexChanged.connect(self._edited)
         self.target.valueChanged.connect(self._edited)
+        self.more.changed.connect(self._edited)
         self.base_form.changed.connect(self._edited)
         self.run_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.worker_stop)
@@ -183,6 +203,7 @@ class CompareView(QtWidgets.QWidget):
             if self.field2.currentText() == self.field1.currentText():
                 raise UserError("the two varied fields must differ", "comparison.vary.1")
             vary.append({"field": self.field2.currentText(), "values": _split(self.values2.text())})
+            vary += self.more.vary(len(vary))
         try:
             seeds = [int(s) for s in _split(self.seeds.text())]
         except ValueError:
@@ -192,7 +213,12 @@ class CompareView(QtWidgets.QWidget):
         except UserError as err:
             raise err.under("comparison.base") from None
         data = {"base": base, "vary": vary, "seeds": seeds, "target_acc": self.target.value()}
-        return load_section(ComparisonSpec, data, "comparison")
+        data["sample"] = self.more.sample.value()
+        # what these controls do not show (a preset's per-optimizer rates, the tuning, the sample) is kept: an
+        # edited epoch count must not send the MNIST preset's SGD back to Adam's rate of 0.001
+        current = self.experiment.comparison
+        kept = {name: getattr(current, name) for name in type(current).model_fields if name not in data}
+        return load_section(ComparisonSpec, {**kept, **data}, "comparison")
 
     def show_spec(self, spec: ComparisonSpec) -> None:
         """Show ``spec`` in the controls."""
@@ -204,6 +230,7 @@ class CompareView(QtWidgets.QWidget):
         self.values2.setText(",".join(rest[0].values) if rest else "")
         self.seeds.setText(",".join(map(str, spec.seeds)))
         self.target.setValue(spec.target_acc)
+        self.more.show_spec(spec)
         self.base_form.set_config(spec.base.to_config())
 
     def _model_changed(self, spec: ComparisonSpec) -> None:
@@ -227,6 +254,7 @@ class CompareView(QtWidgets.QWidget):
             return
         self.errors.clear()
         if spec != self.experiment.comparison:  # a field's late echo of the same value changes nothing
+            self.download.withdraw()
             self.preset.setCurrentIndex(0)
             self._commit(spec)
 
@@ -271,11 +299,14 @@ class CompareView(QtWidgets.QWidget):
         self.varied = [v.field for v in spec.vary]
         self.results = []
         self._planned = len(planned)
+        self._last = None
+        sweep_spec = spec.model_dump(mode="json")
         self.run_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self._job = self.runner.start(
             "comparison",
-            lambda token: comparison_job(comparison, token),
+            # every finished run also goes into the run store (the History lists it)
+            lambda token: stored_sweep_job(comparison, sweep_spec, token, default_store_path(), *self.run_on.choice()),
             on_snapshot=self._on_snapshot,
             on_done=self._on_done,
         )
@@ -293,9 +324,10 @@ class CompareView(QtWidgets.QWidget):
         return True
 
     def _on_snapshot(self, s) -> None:
-        self.progress.setMaximum(max(1, s.total))
-        self.progress.setValue(s.done)
-        self.progress.setFormat(f"%v / %m epochs · {s.finished} of {self._planned} runs done")
+        self._last = s
+        self.progress.setMaximum(max(1, s.epochs_total))  # epochs: the bar moves while a batched group trains
+        self.progress.setValue(s.epochs_done)
+        self.progress.setFormat(progress_text(s, self._planned))
         now = time.monotonic()
         if now - self._redrawn_at >= OVERLAY_EVERY_S:
             # while runs train, the overlay grows live; the grid and table (slower to rebuild) follow each second
@@ -303,7 +335,7 @@ class CompareView(QtWidgets.QWidget):
             self._heavy_at = now if heavy else self._heavy_at
             self._redrawn_at = now
             # the worker appends to these histories while we draw: draw from a copy taken now
-            self.results = [replace(r, history=list(r.history)) for r in s.runs]
+            self.results = [replace(r, history=list(r.history)) for r in s.runs()]
             self.redraw(heavy)
 
     def abandon(self) -> None:
@@ -322,6 +354,8 @@ class CompareView(QtWidgets.QWidget):
         self.stop_button.setEnabled(False)
         if handle.error is not None:
             self.errors.show(handle.error)
+            base = self.experiment.comparison.base
+            self.download.offer_for(handle.error, base.dataset, base.data_dir)
             self.finished.emit("error")
             return
         results = handle.result or []
@@ -329,6 +363,8 @@ class CompareView(QtWidgets.QWidget):
         self.show_results(results, self.varied)
         if results:
             self.experiment.results.comparison = ComparisonResult.from_results(results)
+        if self._last is not None and self._last.failed:  # Ray gave up on some tasks after their retries
+            self.errors.show(UserError(f"{self._last.failed} runs failed: {'; '.join(self._last.errors)}"))
         self.finished.emit(status)
 
     def show_results(self, results, varied: list[str]) -> None:
@@ -338,8 +374,8 @@ class CompareView(QtWidgets.QWidget):
 
     def redraw(self, heavy: bool = True) -> None:
         """Redraw the charts (and, when ``heavy``, the small multiples and the table) from ``results``."""
-        use_test = self.metric_set.currentIndex() == 0
-        self.panels.draw(self.results, self.varied, use_test, self.smoothing.value(), self.target.value(), heavy)
+        curves = self.metric_set.currentData() or "test"
+        self.panels.draw(self.results, self.varied, curves, self.smoothing.value(), self.target.value(), heavy)
 
     @property
     def grid_plots(self):

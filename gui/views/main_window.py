@@ -58,12 +58,16 @@ class MainWindow(QtWidgets.QMainWindow):
         file = bar.addMenu("&File")
         self.open_action = file.addAction("&Open experiment…", self.open_dialog, QtGui.QKeySequence.StandardKey.Open)
         self.recent_menu = file.addMenu("Open &recent")
+        self.history_action = file.addAction("&History…", self.history_dialog, QtGui.QKeySequence("Ctrl+H"))
+        self.history_action.setToolTip("Past sweeps and runs from the run store, reopened as experiments")
         self.save_action = file.addAction("&Save experiment", self.save, QtGui.QKeySequence.StandardKey.Save)
         file.addAction("Save experiment &as…", self.save_as_dialog, QtGui.QKeySequence.StandardKey.SaveAs)
         file.addSeparator()
         self.export_action = file.addAction(
             "&Export all charts of this view…", self.export_all_dialog, QtGui.QKeySequence("Ctrl+E")
         )
+        self.animation_action = file.addAction("Export &animation…", self.export_animation_dialog)
+        self.animation_action.setToolTip("The current view's race, run or comparison as a GIF or MP4")
         file.addSeparator()
         file.addAction("&Quit", self.close, QtGui.QKeySequence.StandardKey.Quit)
         run = bar.addMenu("&Run")
@@ -140,6 +144,12 @@ class MainWindow(QtWidgets.QMainWindow):
         if loaded.results.comparison is not None:
             self.compare.show_results(loaded.results.comparison.to_results(), [v.field for v in loaded.comparison.vary])
         self.tabs.setCurrentIndex(loaded.tab)
+
+    def history_dialog(self) -> None:
+        """File > History…: list the run store's sweeps and runs; the one opened becomes the experiment."""
+        from gui.views.history_view import HistoryDialog
+
+        HistoryDialog(self, self.apply_experiment).exec()
 
     def save_to(self, path: str | Path) -> Path:
         """Write the experiment, results included, to ``path`` (atomically), remember it as recent; return the path."""
@@ -223,6 +233,12 @@ class MainWindow(QtWidgets.QMainWindow):
         if view is self.compare and self.compare.results:
             written.append(export_csv(*self.compare.summary_rows(), Path(folder) / "summary.csv"))
         return written
+
+    def export_animation_dialog(self):
+        """File → Export animation…: open the dialog for the current view; return it (None: nothing to animate)."""
+        from gui.views.animation_dialog import open_animation_dialog
+
+        return open_animation_dialog(self)
 
     def export_all_dialog(self) -> None:
         """Ctrl+E: choose a folder and export every chart of the current view."""

@@ -16,6 +16,8 @@ from engine.surface.functions import BUILTINS
 from engine.surface.paths import parse_point
 from gui.views.field_errors import FieldErrors
 from gui.views.forms import ParamForm, RegistryPicker
+from gui.views.map_dialog import open_surface_map
+from gui.views.tune_dialog import open_surface_tuning
 
 
 def _swatch(colour: str) -> QtGui.QIcon:
@@ -38,6 +40,7 @@ class SurfaceControls(QtWidgets.QWidget):
         super().__init__(parent)
         defaults = SurfaceSettings()
         self.opt_values = {k: dict(v) for k, v in defaults.hyperparameters.items()}
+        self.tuning_values = defaults.tuning.model_dump()  # the "Tune learning rates" sweep, kept with the rest
         self._starts: list[tuple[float, ...]] = []
         self._typed: str | None = None  # the start points' text while it is the user's, until a click replaces it
         form = QtWidgets.QVBoxLayout(self)
@@ -92,7 +95,11 @@ class SurfaceControls(QtWidgets.QWidget):
         self.opt_form = ParamForm()
         self.same_lr = QtWidgets.QPushButton("Use this learning rate for all")
         self.same_lr.setToolTip("Copy the selected optimizer's learning rate to every optimizer (Adadelta included)")
-        for w in (self.optimizers, self.opt_title, self.opt_form, self.same_lr):
+        self.tune_rates = QtWidgets.QPushButton("Tune learning rates…")
+        self.tune_rates.setToolTip("Find each ticked optimizer's best rate from the same start, then race them")
+        self.map_button = QtWidgets.QPushButton("Convergence map…")
+        self.map_button.setToolTip("Final loss over two hyperparameters (e.g. lr × momentum); click a cell to run it")
+        for w in (self.optimizers, self.opt_title, self.opt_form, self.same_lr, self.tune_rates, self.map_button):
             v.addWidget(w)
         form.addWidget(box)
 
@@ -148,6 +155,8 @@ class SurfaceControls(QtWidgets.QWidget):
         self.optimizers.currentItemChanged.connect(self._select_optimizer)
         self.opt_form.changed.connect(self._opt_values_changed)
         self.same_lr.clicked.connect(self._same_lr)
+        self.tune_rates.clicked.connect(lambda: open_surface_tuning(self))
+        self.map_button.clicked.connect(lambda: open_surface_map(self))
         self.scheduler.changed.connect(self.changed)
         self.steps.valueChanged.connect(self.changed)
         self.clear_starts.clicked.connect(self.reset_starts)
@@ -221,6 +230,7 @@ class SurfaceControls(QtWidgets.QWidget):
                 "steps": self.steps.value(),
                 "starts": [list(s) for s in starts],
                 "notebook_markers": self.notebook_markers.isChecked(),
+                "tuning": self.tuning_values,
             },
             "surface",
         )
@@ -245,6 +255,7 @@ class SurfaceControls(QtWidgets.QWidget):
             self.log_scale.setChecked(s.log)
             self.notebook_markers.setChecked(s.notebook_markers)
             self.opt_values.update({k: dict(v) for k, v in s.hyperparameters.items()})
+            self.tuning_values = s.tuning.model_dump()
             self.set_checked(s.optimizers)
             self._select_optimizer(self.optimizers.currentItem())
             self.scheduler.set_current(s.scheduler, s.scheduler_params)

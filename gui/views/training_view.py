@@ -17,8 +17,10 @@ from engine.training.jobs import Pace, prepare_job, train_job
 from gui.charts import style
 from gui.jobs import JobRunner
 from gui.views.config_form import ConfigForm
+from gui.views.download_bar import DownloadBar
 from gui.views.estimates import confirm_slow, may_start
 from gui.views.field_errors import FieldErrors
+from gui.views.landscape_panel import LandscapePanel, with_landscape
 from gui.views.training_panels import TrainingPanels
 
 CHART_MS = 200  # while training, charts redraw at most 5 times a second: painting holds the GIL the worker needs
@@ -122,8 +124,12 @@ class TrainingView(QtWidgets.QWidget):
         self.error.setWordWrap(True)
         self.error.hide()
         right.addWidget(self.error)
+        self.download = DownloadBar(self.runner)  # offered under "files not found" (MNIST, Fashion-MNIST)
+        self.download.downloaded.connect(lambda _folder: self.reset())  # the data set loads from there
+        right.addWidget(self.download)
         self.panels = TrainingPanels()
-        right.addWidget(self.panels, 1)
+        self.landscape = LandscapePanel(self.runner)  # the loss landscape under the charts (landscape_panel.py)
+        right.addWidget(with_landscape(self.panels, self.landscape), 1)
         outer.addLayout(right, 1)
         for name in ("status_label", "progress", "data_label", "twin", "lr_chart", "side", "decision_canvas"):
             setattr(self, name, getattr(self.panels, name))
@@ -149,6 +155,7 @@ class TrainingView(QtWidgets.QWidget):
             self.errors.clear()
             self._config_ok = True
             if settings != self.experiment.training:
+                self.download.withdraw()
                 self._writing = True
                 try:
                     self.experiment.training = settings
@@ -188,6 +195,7 @@ class TrainingView(QtWidgets.QWidget):
                 self.errors.show(err)
                 return
             self.panels.clear()
+            self.landscape.clear()
         else:
             config = self.trainer.config
         self._queued = "none"
@@ -252,6 +260,7 @@ class TrainingView(QtWidgets.QWidget):
             return self.runner.shutdown(timeout)
         self.runner.stop_all("training")
         self.runner.stop_all("restore")
+        self.runner.stop_all("landscape")
         return True
 
     # -- results from the job -----------------------------------------------------------------------------
@@ -269,6 +278,7 @@ class TrainingView(QtWidgets.QWidget):
             self._visuals_drawn = s.visuals
             self.panels.draw(s)
         self.panels.draw_status(s, self._status)
+        self.landscape.on_snapshot(s)
 
     def abandon(self) -> None:
         """Stop the current job and forget it (an experiment is being opened): its end changes nothing here."""
@@ -277,6 +287,7 @@ class TrainingView(QtWidgets.QWidget):
             if job is not None:
                 job.stop()
         self._job = self._restore = None
+        self.landscape.clear()
         self._pausing = False
         self.trainer = None
 
@@ -288,6 +299,7 @@ class TrainingView(QtWidgets.QWidget):
         if handle.error is not None:
             self.trainer = None
             self.errors.show(handle.error)
+            self.download.offer_for(handle.error, self.experiment.training.dataset, self.experiment.training.data_dir)
             status = "error"
         elif status == "stopped":
             if self._pausing and trainer is not None:
@@ -317,6 +329,7 @@ class TrainingView(QtWidgets.QWidget):
         self._set_status(status)
         if self.snapshot is not None:
             self.panels.draw_status(self.snapshot, self._status)
+        self.landscape.training_ended()
         queued, self._queued = self._queued, "none"
         if queued != "none" and status not in ("error",):
             self._start(queued)

@@ -4,6 +4,8 @@ RunGroup (trainer.py) owns the data, the batch order, the learning-rate drivers,
 histories; a backend owns the weights and the optimizers and does the arithmetic:
 
 - ``fused`` (backends/fused.py): every run stacked, hand-written gradients, one bmm per layer for all runs;
+- ``numba`` (backends/numba_mlp.py): the fused backend's small float64 SGD-family runs, each batch one
+  compiled call, where the run is long enough to repay importing numba;
 - ``autograd`` (backends/autograd.py): one nn.Module per run with torch.optim, for everything else.
 
 A batch that is itself slow (its work, see ``row_work``, above CHUNK_WORK) is computed in row chunks whose
@@ -102,15 +104,20 @@ class Backend:
         raise NotImplementedError
 
 
-def make_backend(configs, models, device: torch.device, n_classes: int | None) -> Backend:
-    """Return the backend for these runs: fused where the set-up allows it, else autograd.
+def make_backend(configs, models, device: torch.device, n_classes: int | None, batches_per_epoch: int = 0) -> Backend:
+    """Return the backend for these runs: numba or fused where the set-up allows it, else autograd.
 
     ``models`` are the runs' initialised model.MLP modules (their weights are the starting point).
+    ``batches_per_epoch`` (0: unknown) lets the numba backend judge whether the run repays importing numba.
     """
     from engine.training.backends.autograd import AutogradBackend
     from engine.training.backends.fused import FusedBackend
     from engine.training.fused import can_fuse
 
     if can_fuse(configs[0], n_classes):
+        from engine.training.backends import numba_mlp
+
+        if batches_per_epoch and numba_mlp.applies(configs, n_classes, device, batches_per_epoch):
+            return numba_mlp.NumbaBackend(configs, models, device, n_classes)
         return FusedBackend(configs, models, device, n_classes)
     return AutogradBackend(configs, models, device, n_classes)

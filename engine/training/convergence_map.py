@@ -1,0 +1,83 @@
+"""The convergence map of a training set-up: one optimizer over a grid of two hyperparameters, one batch.
+
+Every cell is one run of a Comparison that varies the two fields, from the base's seed (identical initial
+weights and batch order); runs that share data and architecture train together in one RunGroup, so the
+whole map is one batched training. Cell results are per epoch: the first and last loss (test loss where
+there is a test set), the epoch it diverged at, and the first epoch within ``tol`` of the lowest loss
+any cell reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+import numpy as np
+
+from engine.errors import UserError
+from engine.jobs import Token, run_job
+from engine.map_grid import Axis, MapResult, check_cells, first_within
+from engine.training.compare import Comparison, RunResult, metric
+from engine.training.config import TrainConfig
+from engine.training.jobs import ComparisonSnapshot, comparison_job
+
+DEFAULT_TOL = 0.05
+
+
+def map_comparison(base: TrainConfig, x: Axis, y: Axis) -> Comparison:
+    """Return the comparison of every cell (y outer, x inner in run order); raise UserError naming x or y."""
+    check_cells(x, y)
+    comparison = Comparison(base, [(y.field, [repr(v) for v in y.values()]), (x.field, [repr(v) for v in x.values()])])
+    for axis, which in ((x, "x"), (y, "y")):
+        for value in axis.values():
+            try:
+                base.with_field(axis.field, repr(value)).validated()
+            except UserError as err:
+                raise UserError(f"{axis.field}={value:g}: {err.message}", which) from None
+    return comparison
+
+
+def cell_curve(res: RunResult) -> np.ndarray:
+    """Return a cell's loss per epoch (test loss where there is a test set), epoch 0 (before any step) first."""
+    use_test = res.history[0].test_loss is not None
+    return np.array(metric(res.history, "test_loss" if use_test else "train_loss"), dtype=float)
+
+
+def training_map_job(
+    base: TrainConfig,
+    x: Axis,
+    y: Axis,
+    tol: float = DEFAULT_TOL,
+    token: Token | None = None,
+    data_cache: dict | None = None,
+) -> Generator[ComparisonSnapshot, None, MapResult | None]:
+    """Train every cell as a job: yields ComparisonSnapshots; returns the MapResult (None when stopped)."""
+    if not np.isfinite(tol) or tol < 0:
+        raise UserError(f"{tol} is not a tolerance ≥ 0", "tol")
+    comparison = map_comparison(base, x, y)
+    token = token if token is not None else Token()
+    runs = yield from comparison_job(comparison, token, data_cache)
+    if token.stopped or len(runs) < x.n * y.n:
+        return None
+    curves = [cell_curve(r) for r in runs]
+    diverged = [r.diverged_at is not None for r in runs]
+    reach, target = first_within(curves, diverged, tol, None)
+    shape = (y.n, x.n)
+    return MapResult(
+        x,
+        y,
+        x.values(),
+        y.values(),
+        np.array([c[0] for c in curves]).reshape(shape),
+        np.array([c[-1] for c in curves]).reshape(shape),
+        np.array([-1 if r.diverged_at is None else r.diverged_at for r in runs]).reshape(shape),
+        reach.reshape(shape),
+        float(tol),
+        target,
+        "epoch",
+        base.optimizer,
+    )
+
+
+def training_map(base: TrainConfig, x: Axis, y: Axis, **kw) -> MapResult:
+    """Return the MapResult (training_map_job run here, to the end)."""
+    return run_job(training_map_job(base, x, y, **kw))

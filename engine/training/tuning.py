@@ -1,0 +1,98 @@
+"""Learning-rate tuning for training: every optimizer at every rate of a log grid, trained as one batch.
+
+The sweep is a Comparison of optimizer × lr from the base's seed (identical initial weights and batch
+order for every trial); runs that share data and architecture train together in one RunGroup, so a
+sweep of dozens of rates costs about as much as a few single runs. Each trial is scored by a criterion
+on its loss curve (engine.tuning); the best rate per optimizer then sets the race's ``per_optimizer``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from dataclasses import dataclass, replace
+
+from engine.jobs import Token, run_job
+from engine.training.compare import Comparison, RunResult, metric
+from engine.training.jobs import ComparisonSnapshot, comparison_job
+from engine.tuning import TrialScore, TuneSpec, best_rates, criterion_value, lr_grid
+
+
+@dataclass
+class TuningResult:
+    """A finished sweep: every trial's score, each optimizer's best rate (None: all diverged), the criterion."""
+
+    criterion: str
+    trials: list[TrialScore]
+    best: dict[str, float | None]
+    runs: list[RunResult]
+
+    def tuned(self, comparison: Comparison) -> Comparison:
+        """Return ``comparison`` with each optimizer's tuned rate in its per_optimizer (untuned ones unchanged)."""
+        per = {oid: dict(params) for oid, params in comparison.per_optimizer.items()}
+        for oid, lr in self.best.items():
+            if lr is not None:
+                per[oid] = {**per.get(oid, {}), "lr": lr}
+        return replace(comparison, per_optimizer=per)
+
+
+def optimizers_of(comparison: Comparison) -> list[str]:
+    """Return the optimizers a comparison races: the varied ones, else the base's."""
+    for name, values in comparison.vary:
+        if name == "optimizer":
+            return list(dict.fromkeys(values))
+    return [comparison.base.optimizer]
+
+
+def sweep_comparison(comparison: Comparison, spec: TuneSpec) -> Comparison:
+    """Return the sweep: optimizer × lr grid from the comparison's first seed, other varied fields at the base's.
+
+    Each trial trains ``spec.budget`` epochs (the base's when 0) with the optimizer's own other settings.
+    """
+    base = comparison.base.with_field("seed", (comparison.seeds or [comparison.base.seed])[0])
+    if spec.budget:
+        base = base.with_field("epochs", spec.budget)
+    grid = [repr(v) for v in lr_grid(spec.lr_min, spec.lr_max, spec.points)]
+    vary = [("optimizer", optimizers_of(comparison)), ("lr", grid)]
+    return Comparison(base, vary, [], dict(comparison.per_optimizer))
+
+
+def trial_losses(res: RunResult) -> list[float]:
+    """Return the loss curve a trial is scored on: test loss where there is a test set, else train loss."""
+    h = res.history
+    use_test = h[0].test_loss is not None
+    return metric(h[1:] or h, "test_loss" if use_test else "train_loss")  # epoch 0 has had no step
+
+
+def score(runs: list[RunResult], criterion: str) -> list[TrialScore]:
+    """Return one TrialScore per sweep run (in run order)."""
+    out = []
+    for res in runs:
+        lr = float(res.label["lr"])
+        value = criterion_value(trial_losses(res), res.diverged_at is not None, criterion)
+        out.append(TrialScore(str(res.label["optimizer"]), lr, value, not math.isfinite(value)))
+    return out
+
+
+def tuning_job(
+    comparison: Comparison, spec: TuneSpec, token=None, data_cache: dict | None = None
+) -> Generator[ComparisonSnapshot, None, TuningResult | None]:
+    """Sweep the rates as a job: yields the sweep's ComparisonSnapshots; returns the TuningResult.
+
+    Returns None when ``token`` stops the sweep before every trial has ended. Errors in the spec are
+    raised before the first yield (fields tuning.lr_min, tuning.points, tuning.criterion).
+    """
+    sweep = sweep_comparison(comparison, spec)
+    criterion_value([], False, spec.criterion)  # an unknown criterion fails before any training
+    sweep.runs()
+    token = token if token is not None else Token()
+    runs = yield from comparison_job(sweep, token, data_cache)
+    if token.stopped or len(runs) < len(sweep.runs()):
+        return None
+    trials = score(runs, spec.criterion)
+    return TuningResult(spec.criterion, trials, best_rates(trials), runs)
+
+
+def tune(comparison: Comparison, spec: TuneSpec, data_cache: dict | None = None) -> TuningResult:
+    """Return the TuningResult of ``comparison`` (tuning_job run here, to the end)."""
+    return run_job(tuning_job(comparison, spec, None, data_cache))

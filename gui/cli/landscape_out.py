@@ -1,0 +1,180 @@
+"""`main.py train ... --landscape`: the trained network's loss landscape as landscape.json, .csv and .png.
+
+The flags are checked before training (``error: --landscape-grid: …``, exit 2). After training, the job
+(engine.training.landscape_job) runs with a progress bar on the weights recorded after every epoch.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.errors import UserError
+from engine.io import Staged, write_csv, write_json
+from engine.jobs import Token
+from engine.training.landscape import check_grid
+from engine.training.landscape_eval import loss_model
+from engine.training.landscape_job import landscape_job
+from gui.cli.driver import drive, progress
+
+CLI_PLANES = ("random", "pca")
+DEFAULT_GRID = 31
+
+
+@dataclass(frozen=True)
+class LandscapeRequest:
+    """What --landscape asked for, checked."""
+
+    grid: int
+    span: float | None
+    plane: str
+
+
+def add_landscape_options(p) -> None:
+    """Register --landscape, --landscape-grid, --landscape-span and --landscape-plane; returns nothing."""
+    g = p.add_argument_group("loss landscape")
+    g.add_argument(
+        "--landscape",
+        action="store_true",
+        help="also write landscape.json/.csv/.png: the training loss on a plane around the final weights, with "
+        "the path of every epoch projected onto it",
+    )
+    g.add_argument(
+        "--landscape-grid",
+        default=None,
+        metavar="N",
+        help=f"points per side of the landscape grid, 3–401 (default {DEFAULT_GRID})",
+    )
+    g.add_argument(
+        "--landscape-span",
+        default=None,
+        metavar="S",
+        help="the grid reaches from −S to S along both directions (default: 1 for the random plane, 1.25 × the "
+        "farthest path point for pca)",
+    )
+    g.add_argument(
+        "--landscape-plane",
+        default=None,
+        metavar="PLANE",
+        help="random (two filter-normalised random directions, the default) or pca (the plane of the path)",
+    )
+
+
+def landscape_request(args) -> LandscapeRequest | None:
+    """Return the checked request, or None without --landscape; raise UserError naming the flag at fault."""
+    given = {
+        "landscape_grid": args.landscape_grid,
+        "landscape_span": args.landscape_span,
+        "landscape_plane": args.landscape_plane,
+    }
+    if not args.landscape:
+        for field, value in given.items():
+            if value is not None:
+                raise UserError("only applies with --landscape", field)
+        return None
+    grid = DEFAULT_GRID
+    if args.landscape_grid is not None:
+        try:
+            grid = int(str(args.landscape_grid).strip())
+        except ValueError:
+            raise UserError(f"must be a whole number 3–401, not {args.landscape_grid!r}", "landscape_grid") from None
+    span = None
+    if args.landscape_span is not None:
+        try:
+            span = float(str(args.landscape_span).strip())
+        except ValueError:
+            raise UserError(f"must be a number > 0, not {args.landscape_span!r}", "landscape_span") from None
+    grid, span = check_grid(grid, span)
+    plane = (args.landscape_plane or "random").strip()
+    if plane not in CLI_PLANES:
+        raise UserError(f"must be random or pca, not {args.landscape_plane!r}", "landscape_plane")
+    return LandscapeRequest(grid, span, plane)
+
+
+def check_landscape_config(request: LandscapeRequest | None, cfg) -> None:
+    """Raise UserError before training when the run's set-up has no landscape (batch norm); returns nothing."""
+    if request is not None and cfg.batchnorm:
+        raise UserError("the loss landscape covers networks without batch norm", "landscape")
+
+
+def write_landscape(trainer, request: LandscapeRequest, out: Staged) -> str:
+    """Compute the landscape of the trained run and write landscape.json, landscape.csv and landscape.png;
+    return the one-line summary printed after training (raises KeyboardInterrupt when stopped)."""
+    from gui.charts.landscape import render_landscape
+
+    path = getattr(trainer, "weight_path", None)
+    if not path:
+        raise UserError("this run recorded no weights to draw a landscape from", "landscape")
+    epochs, points = path.points()
+    if not np.isfinite(points).all(axis=1).any():  # diverged before any epoch: a result, so the rest is written
+        note = "no landscape: the run's weights were never finite (it diverged at epoch 0)"
+        print(f"landscape: {note}", file=sys.stderr)
+        return note
+    model = loss_model(trainer.config, trainer.data, device=trainer.device)  # the run's device (a GPU if it had one)
+    token = Token()
+    with progress(request.grid * request.grid, "landscape", "net") as bar:
+
+        def advance(p) -> None:
+            """Move the bar to the networks evaluated so far; returns nothing."""
+            bar.total = p.total
+            bar.update(p.done - bar.n)
+
+        job = landscape_job(
+            model, epochs, points, request.plane, request.grid, request.span, token, n_train=len(trainer.data.x_train)
+        )
+        ls = drive(job, token, advance)
+    write_json(ls.to_json(), out.path("landscape.json"))
+    write_csv(
+        ["alpha", "beta", "loss"],
+        [[float(a), float(b), float(ls.loss[i, j])] for i, b in enumerate(ls.betas) for j, a in enumerate(ls.alphas)],
+        out.path("landscape.csv"),
+    )
+    render_landscape(ls, out.path("landscape.png"))
+    print(f"landscape ({ls.loss.size} networks in {ls.seconds:.2f} s): {ls.summary()}", file=sys.stderr)
+    print("wrote landscape.json, landscape.csv, landscape.png", file=sys.stderr)
+    return ls.summary()
+
+
+def write_two_run_landscape(comparison, request: LandscapeRequest, out: Staged, data=None) -> str:
+    """For `compare ... --landscape`: the plane through the shared start and the first two runs' ends, both
+    paths on it; writes landscape.json, landscape.csv and landscape.png and returns a one-line summary.
+
+    The two runs are trained again with their weights recorded (training is deterministic: they are the
+    comparison's own runs). Raises UserError (field ``landscape``) with fewer than two runs.
+    """
+    from engine.training.landscape import layout
+    from engine.training.landscape_compare import two_runs_job
+    from gui.charts.landscape import render_two_runs
+
+    planned = comparison.runs()
+    if len(planned) < 2:
+        raise UserError("the comparison plane needs at least two runs", "landscape")
+    (label_a, _, cfg_a), (label_b, _, cfg_b) = planned[:2]
+    names = [
+        ", ".join(f"{k} {v}" for k, v in label.items()) or f"run {i + 1}" for i, label in enumerate((label_a, label_b))
+    ]
+    data = cfg_a.load_data() if data is None else data
+    token = Token()
+    with progress(2 * cfg_a.epochs + request.grid * request.grid, "landscape", "step") as bar:
+
+        def advance(p) -> None:
+            """Move the bar; returns nothing."""
+            bar.total = p.total
+            bar.update(max(0, p.done - bar.n))
+
+        tl = drive(two_runs_job([cfg_a, cfg_b], names, data, token, request.grid, request.span), token, advance)
+    write_json(tl.to_json(layout(cfg_a.layers)), out.path("landscape.json"))
+    write_csv(
+        ["alpha", "beta", "loss"],
+        [[float(a), float(b), float(tl.loss[i, j])] for i, b in enumerate(tl.betas) for j, a in enumerate(tl.alphas)],
+        out.path("landscape.csv"),
+    )
+    render_two_runs(tl, names, out.path("landscape.png"))
+    ends = "; ".join(
+        f"{r.name}: {r.epochs[-1]} epochs, loss {r.path_loss[-1]:.4g}, median off-plane ratio "
+        f"{float(np.nanmedian(r.projection.ratio[1:-1])) if len(r.epochs) > 2 else 0.0:.2f}"
+        for r in tl.runs
+    )
+    return f"plane through the shared start and both ends ({ends})"

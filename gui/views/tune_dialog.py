@@ -1,0 +1,178 @@
+"""The surface tab's "Tune learning rates" window: sweep each ticked optimizer's rate, then race at the best.
+
+Every optimizer runs at every rate of a log grid from the same starts (one paths job); the chart shows the
+criterion against the rate per optimizer (as fastai's lr_find), with each one's best as a star. "Race at
+the tuned rates" puts the rates into the surface's settings, which runs the race on the surface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from engine.errors import UserError
+from engine.experiment import SurfaceSettings, load_section
+from engine.optimizers import OPTIMIZERS
+from engine.surface.tuning import surface_tuning_job
+from engine.tuning import CRITERIA, TuneSpec, describe
+from gui.charts.tuning import TuningChart
+from gui.jobs import JobRunner
+
+
+class SurfaceTuneDialog(QtWidgets.QDialog):
+    """Tune the learning rates of ``read_settings()``'s optimizers; ``apply(settings)`` races at the tuned rates."""
+
+    tuned = QtCore.Signal(object)  # the SurfaceTuning
+
+    def __init__(
+        self, read_settings: Callable[[], SurfaceSettings], apply: Callable[[SurfaceSettings], None], parent=None
+    ):
+        super().__init__(parent)
+        self.setWindowTitle("Tune learning rates (surface)")
+        self.read_settings, self.apply_settings = read_settings, apply
+        self.runner = JobRunner(self)
+        self.result = None
+        self._job = None
+        self._settings = None
+        outer = QtWidgets.QVBoxLayout(self)
+        form = QtWidgets.QFormLayout()
+        self.lr_min = pg.SpinBox(value=1e-4, bounds=(1e-8, 10), dec=True, step=0.5, minStep=1e-12, decimals=4)
+        self.lr_max = pg.SpinBox(value=1.0, bounds=(1e-8, 10), dec=True, step=0.5, minStep=1e-12, decimals=4)
+        self.points = QtWidgets.QSpinBox()
+        self.points.setRange(2, 60)
+        self.criterion = QtWidgets.QComboBox()
+        for key, text in CRITERIA.items():
+            self.criterion.addItem(key.replace("_", " "), key)
+            self.criterion.setItemData(self.criterion.count() - 1, text, QtCore.Qt.ItemDataRole.ToolTipRole)
+        form.addRow("rates from", self.lr_min)
+        form.addRow("to", self.lr_max)
+        form.addRow("points (log grid)", self.points)
+        form.addRow("criterion", self.criterion)
+        outer.addLayout(form)
+        row = QtWidgets.QHBoxLayout()
+        self.tune_button = QtWidgets.QPushButton("Tune")
+        self.stop_button = QtWidgets.QPushButton("Stop")
+        self.race_button = QtWidgets.QPushButton("Race at the tuned rates")
+        self.stop_button.setEnabled(False)
+        self.race_button.setEnabled(False)
+        for w in (self.tune_button, self.stop_button, self.race_button):
+            row.addWidget(w)
+        outer.addLayout(row)
+        self.progress = QtWidgets.QProgressBar()
+        outer.addWidget(self.progress)
+        self.status = QtWidgets.QLabel()
+        self.status.setWordWrap(True)
+        outer.addWidget(self.status)
+        self.plot_widget = pg.PlotWidget()
+        self.plot_widget.setMinimumSize(560, 360)
+        self.chart = TuningChart(self.plot_widget.getPlotItem())
+        outer.addWidget(self.plot_widget, 1)
+        self.tune_button.clicked.connect(self.start)
+        self.stop_button.clicked.connect(self.stop)
+        self.race_button.clicked.connect(self.race)
+        try:
+            tuning = read_settings().tuning
+            self.lr_min.setValue(tuning.lr_min)
+            self.lr_max.setValue(tuning.lr_max)
+            self.points.setValue(tuning.points)
+            self.criterion.setCurrentIndex(max(self.criterion.findData(tuning.criterion), 0))
+        except UserError as err:
+            self.status.setText(err.message)
+
+    def tuning(self) -> dict:
+        """Return the sweep settings shown, as the experiment stores them."""
+        return {
+            "lr_min": float(self.lr_min.value()),
+            "lr_max": float(self.lr_max.value()),
+            "points": self.points.value(),
+            "criterion": self.criterion.currentData(),
+            "budget": 0,
+        }
+
+    def start(self) -> None:
+        """Sweep the rates in the background."""
+        if self._job is not None:
+            return
+        try:
+            settings = load_section(
+                SurfaceSettings, {**self.read_settings().model_dump(), "tuning": self.tuning()}, "surface"
+            )
+            surface = settings.surface()
+            starts = settings.start_points(surface)
+            specs = settings.specs()
+            spec = TuneSpec.of(settings.tuning)
+        except UserError as err:
+            self.status.setText(err.message)
+            return
+        self._settings = settings
+        self.status.setText(f"Tuning {len(specs) * spec.points} trials; {describe(spec.criterion)}")
+        self.tune_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        sched, sched_params, steps = settings.scheduler, settings.scheduler_params, settings.steps
+        self._job = self.runner.start(
+            "tuning",
+            lambda token: surface_tuning_job(surface, specs, starts, steps, spec, sched, sched_params, token),
+            on_snapshot=lambda p: (self.progress.setMaximum(max(1, p.steps)), self.progress.setValue(p.step)),
+            on_done=self._on_done,
+        )
+
+    def stop(self) -> None:
+        """Stop the sweep."""
+        if self._job is not None:
+            self._job.stop()
+
+    def _on_done(self, handle) -> None:
+        if handle is not self._job:
+            return
+        self._job = None
+        self.tune_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+        if handle.error is not None:
+            self.status.setText(str(getattr(handle.error, "message", handle.error)))
+            return
+        if handle.result is None:
+            self.status.setText("Stopped; no rate was changed.")
+            return
+        self.result = handle.result
+        self.chart.set_trials(self.result.trials, self.result.best, self.result.criterion)
+        words = ", ".join(
+            f"{OPTIMIZERS.get(o).name} {lr:.3g}" if lr is not None else f"{OPTIMIZERS.get(o).name}: all diverged"
+            for o, lr in self.result.best.items()
+        )
+        self.status.setText(f"Best rates: {words}.")
+        self.race_button.setEnabled(True)
+        self.tuned.emit(self.result)
+
+    def tuned_settings(self) -> SurfaceSettings:
+        """Return the surface settings with each optimizer at its tuned rate (and the sweep settings used)."""
+        data = self._settings.model_dump()
+        for oid, lr in self.result.best.items():
+            if lr is not None:
+                data["hyperparameters"][oid] = {**data["hyperparameters"][oid], "lr": lr}
+        return load_section(SurfaceSettings, data, "surface")
+
+    def race(self) -> None:
+        """Race at the tuned rates: hand the tuned settings to ``apply``."""
+        if self.result is not None:
+            self.apply_settings(self.tuned_settings())
+            self.status.setText(self.status.text() + " Racing at these rates on the surface.")
+
+    def done(self, code: int) -> None:  # noqa: D102 — closing stops the sweep
+        self.runner.shutdown(1.0)
+        super().done(code)
+
+
+def open_surface_tuning(controls) -> SurfaceTuneDialog:
+    """Open the tuning window for the surface tab's ``controls`` (racing shows the tuned settings there)."""
+
+    def apply(settings: SurfaceSettings) -> None:
+        """Keep the sweep settings and show the tuned rates (the surface tab recomputes on the change)."""
+        controls.tuning_values = settings.tuning.model_dump()
+        controls.show_settings(settings)
+
+    dialog = SurfaceTuneDialog(controls.read_settings, apply, controls)
+    dialog.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.show()
+    return dialog

@@ -1,0 +1,84 @@
+"""The numba backend (engine/training/backends/numba_mlp.py) against the torch fused path it replaces."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import replace
+
+import pytest
+import torch
+
+from engine.data.datasets import load_dataset
+from engine.training.backends import numba_mlp
+from engine.training.config import TrainConfig
+from engine.training.trainer import RunGroup
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="numba is not installed")
+SPIRAL = load_dataset("spiral", points=60)
+
+
+def trained(configs, enabled: bool, monkeypatch) -> RunGroup:
+    """Return a RunGroup of ``configs`` trained to the end, with the numba backend allowed or not."""
+    monkeypatch.setattr(numba_mlp, "ENABLED", enabled)
+    monkeypatch.setattr(numba_mlp, "MIN_STEPS_TO_IMPORT", 0)
+    group = RunGroup(configs, SPIRAL)
+    group.run()
+    return group
+
+
+def assert_same(a: RunGroup, b: RunGroup, tol=1e-9):
+    for ha, hb in zip(a.histories, b.histories):
+        assert len(ha) == len(hb)
+        for x, y in zip(ha, hb):
+            assert x.train_loss == pytest.approx(y.train_loss, rel=0, abs=tol)
+            assert x.train_acc == y.train_acc and x.lr == y.lr
+            assert x.grad_norm == pytest.approx(y.grad_norm, rel=0, abs=tol)
+    assert torch.allclose(a.backend.net.flat, b.backend.net.flat, rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize(
+    "activation, optimizer, params, scheduler",
+    [
+        ("relu", "momentum", {"lr": 0.1}, "none"),
+        ("tanh", "nesterov", {"lr": 0.05, "weight_decay": 0.01}, "cyclic"),
+        ("leaky-relu", "sgd", {"lr": 0.1, "momentum": 0.5, "dampening": 0.2, "weight_decay": 0.001}, "onecycle"),
+        ("sigmoid", "sgd", {"lr": 0.5}, "step"),
+    ],
+)
+def test_same_results_as_the_torch_fused_path(activation, optimizer, params, scheduler, monkeypatch):
+    base = TrainConfig(
+        points=60,
+        layers=(2, 16, 8, 3),
+        activation=activation,
+        optimizer=optimizer,
+        optimizer_params=params,
+        scheduler=scheduler,
+        batch_size=16,
+        epochs=15,
+    )
+    configs = [base, replace(base, optimizer_params={**params, "lr": params["lr"] / 2})]
+    numba_group = trained(configs, True, monkeypatch)
+    torch_group = trained(configs, False, monkeypatch)
+    assert numba_group.path == "fused, numba kernel"
+    assert torch_group.path == "fused, vectorized SGD"
+    assert_same(numba_group, torch_group)
+    assert numba_group.histories[0][-1].train_loss < numba_group.histories[0][0].train_loss  # it learned
+
+
+def test_the_spiral_comparison_matches(monkeypatch):
+    base = replace(TrainConfig(), points=60, epochs=10, optimizer_params={"lr": 0.1})
+    configs = [base.with_field("momentum", m) for m in (0, 0.5, 0.9)]
+    assert_same(trained(configs, True, monkeypatch), trained(configs, False, monkeypatch))
+
+
+def test_where_it_applies(monkeypatch):
+    monkeypatch.setattr(numba_mlp, "ENABLED", True)
+    small = TrainConfig(points=60, layers=(2, 50, 3), epochs=300)
+    assert numba_mlp.applies([small], 3, "cpu", 75)  # 22,500 batch steps repay importing numba
+    assert not numba_mlp.applies([replace(small, epochs=100)], 3, "cpu", 75)  # 7,500 do not
+    assert not numba_mlp.applies([replace(small, optimizer="adam")], 3, "cpu", 75)  # not the SGD family
+    assert not numba_mlp.applies([replace(small, l2=0.01)], 3, "cpu", 75)
+    assert not numba_mlp.applies([replace(small, layers=(784, 40, 10))], 10, "cpu", 75)  # float32 on the fused path
+    assert not numba_mlp.applies([small], 3, "cuda", 75)
+    monkeypatch.setattr(numba_mlp, "ENABLED", False)
+    assert not numba_mlp.applies([small], 3, "cpu", 75)
