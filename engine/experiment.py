@@ -38,6 +38,7 @@ from engine.experiment_fields import (
     Rule,
     show,
 )
+from engine.experiment_landscape import LandscapeSettings
 from engine.experiment_migrate import migrate_v1
 from engine.experiment_results import (
     ComparisonResult,
@@ -87,6 +88,7 @@ class Experiment(EventedSettings):
     comparison: ComparisonSpec = Field(default_factory=ComparisonSpec)
     results: Results = Field(default_factory=Results)
     tab: Int(0, 2) = 0
+    landscape: LandscapeSettings = Field(default_factory=LandscapeSettings)  # the Training tab's landscape panel
 
 
 def experiment_to_dict(exp: Experiment) -> dict:

@@ -81,6 +81,7 @@ class MapResult:
     target: float
     unit: str
     optimizer: str
+    target_known: bool = False  # target is a known minimum of the surface (else the lowest loss any cell reached)
 
     def cell(self, i: int, j: int) -> dict:
         """Return cell (row ``i``, column ``j``) as {x field: value, y field: value} (the configuration it ran)."""

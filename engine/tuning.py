@@ -72,22 +72,58 @@ class TrialScore:
     diverged: bool
 
 
+TIE_RTOL = 1e-9  # scores this close (relative) are a tie: float noise, not a better rate
+
+
+def _ties(trials: list[TrialScore], optimizer: str) -> list[TrialScore]:
+    """Return ``optimizer``'s finite trials that tie at its lowest score (within TIE_RTOL), smallest rate first."""
+    own = [t for t in trials if t.optimizer == optimizer and math.isfinite(t.value)]
+    if not own:
+        return []
+    low = min(t.value for t in own)
+    return sorted((t for t in own if math.isclose(t.value, low, rel_tol=TIE_RTOL, abs_tol=0.0)), key=lambda t: t.lr)
+
+
 def best_rates(trials: list[TrialScore]) -> dict[str, float | None]:
     """Return each optimizer's lowest-scoring rate (in first-seen order); None where every rate diverged.
 
-    Ties go to the smaller rate (the safer one).
+    Scores within a relative TIE_RTOL of the lowest tie; ties go to the smallest rate (the safer one).
     """
-    best: dict[str, TrialScore | None] = {}
-    for t in trials:
-        best.setdefault(t.optimizer, None)
-        if not math.isfinite(t.value):
-            continue
-        held = best[t.optimizer]
-        if held is None or t.value < held.value or (t.value == held.value and t.lr < held.lr):
-            best[t.optimizer] = t
-    return {oid: (t.lr if t is not None else None) for oid, t in best.items()}
+    out = {}
+    for oid in dict.fromkeys(t.optimizer for t in trials):
+        tied = _ties(trials, oid)
+        out[oid] = tied[0].lr if tied else None
+    return out
+
+
+def rate_notes(trials: list[TrialScore], best: dict, widen: str = "widen the grid") -> dict[str, str]:
+    """Return, per optimizer, what a reader must know about its chosen rate ('' when nothing).
+
+    A rate at an end of the grid may not be the best one (the better one may lie beyond: ``widen`` says how
+    to look), and several rates tying at the lowest score mean the choice among them is arbitrary.
+    """
+    notes = {}
+    for oid, lr in best.items():
+        rates = [t.lr for t in trials if t.optimizer == oid]
+        parts = []
+        if lr is None:
+            parts.append("every rate diverged")
+        else:
+            if rates and (math.isclose(lr, min(rates)) or math.isclose(lr, max(rates))):
+                parts.append(f"best at the edge of the grid — {widen}")
+            tied = _ties(trials, oid)
+            if len(tied) > 1:
+                parts.append(
+                    f"{len(tied)} rates tie at the lowest score ({tied[0].lr:.3g}..{tied[-1].lr:.3g}); "
+                    "the smallest was taken"
+                )
+        notes[oid] = "; ".join(parts)
+    return notes
 
 
 def describe(criterion: str) -> str:
     """Return the sentence that says how the rates were chosen (printed and written beside the results)."""
-    return f"criterion {criterion}: {CRITERIA[criterion]}; diverged runs are excluded; lowest wins"
+    return (
+        f"criterion {criterion}: {CRITERIA[criterion]}; diverged runs are excluded; lowest wins "
+        "(training runs are scored on the training loss, never on the test set the race is judged on)"
+    )

@@ -23,13 +23,24 @@ def run_app() -> int:
     settle_garbage_collector()
     code = app.exec()
     # quitting without closing the window (the session ends, app.quit()) must still end every job first
-    if not window.runner.shutdown(timeout=1.0):
+    if not end_session(window):
         # a worker is still inside one call it cannot leave (a torch kernel, an import): finalizing Python
         # under it can abort the process, so leave at once, as a closed window should, with the exit code
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
     return code
+
+
+def end_session(window) -> bool:
+    """Stop every job of ``window``, then the Ray this session started or joined; return whether every job's
+    thread ended (if one did not, Ray is left alone: the process must leave at once)."""
+    if not window.runner.shutdown(timeout=1.0):
+        return False
+    from engine.sweep.executors import shutdown_ray
+
+    shutdown_ray()
+    return True
 
 
 def settle_garbage_collector() -> None:

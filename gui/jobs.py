@@ -148,6 +148,9 @@ class JobRunner(QtCore.QObject):
         """Start ``job(token)`` (a generator function of its token) in a thread and return its handle.
 
         ``threads`` sets torch's thread count in that thread (1 suits small models; the window keeps a core).
+        The count belongs to the calling thread (torch sets OpenMP's per-thread count; a test checks it), so a
+        job's choice never changes the GUI thread's or another job's; training jobs then choose their own
+        (engine/threads.py).
         """
         handle = JobHandle(name, job, on_snapshot, on_done, threads)
         self.jobs.append(handle)

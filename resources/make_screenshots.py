@@ -54,11 +54,16 @@ def main() -> None:
 
     w.tabs.setCurrentIndex(1)
     w.training.form.optimizer.form.set_values({"lr": 0.1, "momentum": 0.5})
+    panel = w.training.landscape  # the loss landscape under the charts, on the PCA plane of the path
+    panel.enabled.setChecked(True)
+    panel.plane.setCurrentIndex(next(i for i in range(panel.plane.count()) if "PCA" in panel.plane.itemText(i)))
     w.training.run()
     end = time.time() + 60
     while w.training.status != "finished" and time.time() < end:
         pump(0.2)
+    pump(4)  # the last landscape is computed in the background after the run ends
     shoot("training.png")
+    panel.grab().save(str(ROOT / "resources" / "landscape.png"))
 
     w.tabs.setCurrentIndex(2)
     w.compare._preset(1)

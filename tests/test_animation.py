@@ -162,7 +162,14 @@ def test_a_full_disk_leaves_no_file_under_the_final_name(tmp_path, capsys, monke
         raise OSError(28, "No space left on device")
 
     if suffix == "gif":
-        monkeypatch.setattr(animation.AnimationWriter, "_write_gif", no_space)
+        write = animation.AnimationWriter._write
+
+        def full_after_two_frames(writer, chunks):  # the header and two frames are in the temporary file
+            if writer.frames >= 2:
+                no_space()
+            write(writer, chunks)
+
+        monkeypatch.setattr(animation.AnimationWriter, "_write", full_after_two_frames)
     else:
         monkeypatch.setattr(av.VideoFrame, "from_ndarray", no_space)
     target = tmp_path / f"race.{suffix}"
@@ -276,3 +283,88 @@ def test_a_diverged_path_does_not_flatten_the_other_loss_curves():
     figure = SurfaceFigure(surface, paths, grid=40, losses=True, size=(480, 300))
     top = figure.loss_chart.plot.viewRange()[1][1]
     assert np.nanmax(paths[1].losses) <= top < 2 * np.nanmax(paths[1].losses)  # Adam's range, not SGD's 1e9
+
+
+# -- streaming: a GIF's frames go to the file as they come, nothing grows with their number --------------------------
+def noisy_frames(count: int, size=(160, 120)):
+    """Frames of a white chart with a block of noise that moves: each one differs and compresses badly."""
+    rng = np.random.default_rng(7)
+    width, height = size
+    for i in range(count):
+        frame = np.full((height, width, 3), 255, np.uint8)
+        x = (3 * i) % (width - 60)
+        frame[20:100, x : x + 60] = rng.integers(0, 8, (80, 60, 3), dtype=np.uint8) * 32
+        yield frame
+
+
+def test_gif_frames_are_written_to_the_temporary_file_as_they_are_added(tmp_path):
+    from gui.charts.animation import AnimationWriter
+
+    target = tmp_path / "race.gif"
+    sizes = []
+    with AnimationWriter(target, 10, (160, 120)) as writer:
+        for i, frame in enumerate(noisy_frames(40)):
+            writer.add(frame)
+            if i % 10 == 9:
+                (temporary,) = list(tmp_path.iterdir())  # only the temporary file, nothing under the final name
+                assert temporary != target
+                sizes.append(temporary.stat().st_size)
+    assert sizes[0] > 20_000 and all(b > a + 20_000 for a, b in zip(sizes, sizes[1:]))  # ~5 kB a frame
+    assert target.stat().st_size >= sizes[-1] and len(gif_frames(target)) == 40
+
+
+def test_gif_export_memory_does_not_grow_with_the_frame_count(tmp_path):
+    import tracemalloc
+
+    from gui.charts.animation import AnimationWriter
+
+    def peak(count: int) -> int:
+        tracemalloc.start()
+        with AnimationWriter(tmp_path / f"{count}.gif", 10, (160, 120)) as writer:
+            for frame in noisy_frames(count):
+                writer.add(frame)
+        top = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return top
+
+    peak(5)  # imports and pillow's first-use tables
+    few, many = peak(20), peak(80)
+    written = (tmp_path / "80.gif").stat().st_size - (tmp_path / "20.gif").stat().st_size
+    assert written > 250_000  # what 60 more frames take in the file
+    assert many - few < written / 10, (few, many)  # and not in memory
+    assert len(gif_frames(tmp_path / "80.gif")) == 80
+
+
+def test_gif_frames_come_back_exactly_across_a_palette_change():
+    """Flat colours on white, a marker moving, then new colours (a new palette): every frame read back as drawn."""
+    import tempfile
+    from pathlib import Path
+
+    from gui.charts.animation import AnimationWriter
+
+    frames = []
+    for i in range(12):
+        frame = np.full((90, 140, 3), 255, np.uint8)
+        frame[10:20, 5 * i : 5 * i + 8] = (31, 119, 180)
+        frame[60:80, 100:130] = (0, 0, 0)  # black: a colour that must not be taken for the unchanged pixels
+        if i == 5:
+            frame[30:40, 30:40] = (255, 255, 255)  # an unchanged frame part, the same as the one before
+        if i >= 7:  # 300 new colours: the frame needs a palette of its own
+            frame[30:45, 20:40] = np.arange(300 * 3, dtype=np.uint32).reshape(15, 20, 3) * 7919 % 256
+        frames.append(frame)
+    frames.insert(3, frames[2].copy())  # a frame that changes nothing is still a frame
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / "flat.gif"
+        with AnimationWriter(target, 25, (140, 90)) as writer:
+            for frame in frames:
+                writer.add(frame)
+        back = gif_frames(target)
+        with av.open(str(target)) as container:  # ffmpeg's decoder composites the frames the same way
+            decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert back.shape == (13, 90, 140, 3) and len(decoded) == 13
+    for i in range(7):
+        assert np.array_equal(back[i], frames[i]) and np.array_equal(decoded[i], frames[i]), i
+    for i in range(7, 13):  # the palette of 255 colours holds the flat ones exactly, the 300 new ones nearly
+        assert np.array_equal(back[i][:30], frames[i][:30]) and np.array_equal(back[i][45:], frames[i][45:])
+        assert differ(back[i], frames[i]) < 1 and np.array_equal(decoded[i], back[i])
+    assert back[-1][0, 0].tolist() == [255, 255, 255]

@@ -89,3 +89,88 @@ def test_a_training_run_is_retrained_into_an_mp4_with_a_frame_per_epoch(window, 
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     assert len(frames) == 4 and frames[0].shape == (240, 400, 3)
     assert all(np.abs(frames[i].astype(int) - frames[i + 1]).mean() > 0.05 for i in range(3))
+
+
+def surface_dialog(window, qtbot, steps: int, first_states=None):
+    """An export dialog for the surface race of ``steps`` steps; its first export draws ``first_states``, if given."""
+    from gui.views.animation_dialog import AnimationDialog
+    from gui.views.animation_sources import surface_builder
+
+    view = window.surface
+    with qtbot.waitSignal(view.recomputed, timeout=10000):
+        view.steps.setValue(steps)
+    last, build = surface_builder(view)
+    builds = []
+
+    def first_fails(size, every, losses):
+        figure, states, count, settle = build(size, every, losses)
+        builds.append(size)
+        return figure, (iter(first_states) if len(builds) == 1 and first_states else states), count, settle
+
+    dialog = AnimationDialog(window, window.runner, "surface", last, first_fails, (320, 200))
+    dialog.show()
+    return dialog
+
+
+def test_a_frame_that_cannot_be_drawn_shows_its_error_not_a_cancel(window, qtbot, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    dialog = surface_dialog(window, qtbot, 20, first_states=[0, 1, "two"])  # "two" is no step: show() raises
+    dialog.path.setText(str(out / "race.gif"))
+    dialog.start_button.click()
+    encoder = dialog.export.handle
+    with qtbot.waitSignal(window.runner.job_done, timeout=20000, check_params_cb=lambda h: h is encoder):
+        pass  # the encoder, stopped by the failure, has ended and told the dialog
+    qtbot.wait(100)
+    assert dialog.isVisible() and dialog.status.isVisible() and dialog.start_button.isEnabled()
+    assert dialog.status.text().startswith("internal error while drawing a frame (TypeError"), dialog.status.text()
+    assert "Cancelled" not in dialog.status.text()
+    assert list(out.iterdir()) == []
+
+
+def test_a_second_export_started_while_the_first_ends_can_be_cancelled(window, qtbot, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    dialog = surface_dialog(window, qtbot, 80, first_states=[0, 1, None, "two"])
+    dialog.path.setText(str(out / "race.gif"))
+    dialog.start_button.click()
+    first = dialog.export
+    with qtbot.waitSignal(first.failed, timeout=20000):
+        pass
+    assert first.handle in window.runner.running()  # its encoder is still ending when the next export starts
+    dialog.start_button.click()
+    assert dialog.status.text() == f"Writing {out / 'race.gif'}…"
+    qtbot.waitUntil(lambda: first.handle not in window.runner.running(), timeout=5000)
+    qtbot.waitUntil(lambda: dialog.progress.value() >= 2, timeout=20000)
+    assert dialog.status.text() == f"Writing {out / 'race.gif'}…"  # the first one's late end changed nothing
+    dialog.cancel_button.click()
+    qtbot.waitUntil(lambda: not window.runner.running(), timeout=10000)
+    assert dialog.isVisible() and dialog.status.text() == "Cancelled: nothing was written."
+    assert list(out.iterdir()) == []  # the second export was stopped: neither the file nor its temporary
+    export(dialog, qtbot, out / "race.gif", every=40)  # and the next one runs to its end
+    assert len(iio.imread(out / "race.gif", index=None)) == 3
+
+
+def test_a_retraining_that_fails_shows_why(window, qtbot, tmp_path):
+    data = tmp_path / "points.csv"
+    rng = np.random.default_rng(3)
+    rows = [f"{x:.3f},{y:.3f},{int(x > 0) + int(y > 0)}" for x, y in rng.normal(size=(90, 2))]
+    data.write_text("x,y,label\n" + "\n".join(rows) + "\n")
+    t = window.training
+    t.form.dataset.setCurrentIndex(t.form.dataset.findData("csv"))
+    t.form.folder.setText(str(data))
+    t.form.target.setText("label")
+    t.form.layers.setText("2,8,3")
+    t.form.epochs.setValue(2)
+    t.run()
+    qtbot.waitUntil(lambda: t.status == "finished", timeout=30000)
+    data.unlink()  # the data set is gone when the animation retrains the run
+    window.tabs.setCurrentWidget(t)
+    dialog = window.export_animation_dialog()
+    dialog.path.setText(str(tmp_path / "train.gif"))
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: dialog.export is None, timeout=20000)
+    qtbot.waitUntil(lambda: not window.runner.running(), timeout=10000)
+    qtbot.wait(100)
+    assert dialog.status.isVisible() and dialog.status.text() == f"CSV file {data} not found"
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".gif"] == []  # neither the file nor a temporary

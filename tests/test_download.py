@@ -126,3 +126,27 @@ def test_cli_download_flag_drives_the_job_then_trains(tmp_path, monkeypatch, cap
     assert main([*argv, "--epochs", "1", "--batch-size", "10", "--out", str(out)]) == 0
     assert len(asked) == 4 and sorted(p.name for p in data.iterdir()) == sorted(idx.SOURCES["mnist"][1])
     assert (out / "history.csv").is_file() and "official split" in capsys.readouterr().err
+
+
+def test_each_file_is_synced_to_disk_before_it_is_moved_into_place(tmp_path, monkeypatch):
+    import os
+
+    opener, _ = fake_source(monkeypatch)
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(("replace", str(src), str(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    run_job(download_job("mnist", tmp_path, Token(), opener))
+    moved = [e for e in events if e[0] == "replace"]
+    assert sorted(os.path.basename(e[2]) for e in moved) == sorted(idx.SOURCES["mnist"][1])
+    for _, src, _dst in moved:  # the temporary file was synced before the move
+        assert ("fsync", src) in events[: events.index(("replace", src, _dst))]

@@ -69,3 +69,21 @@ def test_shutdown_ends_every_job_within_its_timeout(qtbot):
     start = time.perf_counter()
     assert runner.shutdown(timeout=1.0)
     assert time.perf_counter() - start < 1.0
+
+
+def test_a_jobs_torch_thread_count_is_its_own(qtbot):
+    import torch
+
+    before = torch.get_num_threads()
+    other = 2 if before != 2 else 3
+    runner = JobRunner()
+    done, seen = [], []
+
+    def report(token):
+        """A job that records the thread count it runs with."""
+        seen.append(torch.get_num_threads())
+        yield 1
+
+    runner.start("asked", report, on_done=done.append, threads=other)
+    qtbot.waitUntil(lambda: bool(done), timeout=5000)
+    assert seen == [other] and torch.get_num_threads() == before  # the GUI thread keeps its own count

@@ -135,7 +135,7 @@ def test_bad_landscape_flags_exit_2_before_training(tmp_path, capsys, flags, mes
 
 def test_compare_landscape_puts_the_shared_start_and_both_ends_on_its_plane(tmp_path, capsys):
     out = tmp_path / "c"
-    args = ["compare", "--dataset", "spiral", "--points", "60", "--vary", "momentum=0,0.9", "--epochs", "3"]
+    args = ["compare", "--dataset", "spiral", "--points", "60", "--vary", "momentum=0,0.5,0.9", "--epochs", "3"]
     assert main([*args, "--landscape", "--landscape-grid", "5", "--out", str(out)]) == 0
     doc = json.loads((out / "landscape.json").read_text())
     assert len(doc["loss"]) == 5 and all(len(row) == 5 for row in doc["loss"])
@@ -143,6 +143,7 @@ def test_compare_landscape_puts_the_shared_start_and_both_ends_on_its_plane(tmp_
         float(r["label"]["momentum"]): r["history"][-1]
         for r in json.loads((out / "comparison.json").read_text())["runs"]
     }
+    assert [run["name"] for run in doc["runs"]] == ["momentum 0", "momentum 0.9"]  # the first and the last run
     for run in doc["runs"]:
         start, end = run["trajectory"][0], run["trajectory"][-1]
         assert (start["alpha"], start["beta"], start["off_plane"]) == (0.0, 0.0, 0.0)
@@ -154,3 +155,22 @@ def test_compare_landscape_puts_the_shared_start_and_both_ends_on_its_plane(tmp_
     assert main([*args, "--landscape", "--landscape-plane", "pca", "--out", str(tmp_path / "d")]) == 2
     assert "error: --landscape-plane: compare draws the plane" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
+
+
+def test_landscape_follows_format(tmp_path):
+    # --format svg alone: the chart is landscape.svg (a vector drawing of the map), and no PNG
+    code, out = _run(tmp_path, "--format", "svg")
+    assert code == 0
+    assert not (out / "landscape.png").exists()
+    svg = (out / "landscape.svg").read_text()
+    assert svg.lstrip().startswith("<?xml") or "<svg" in svg[:400]
+    assert svg.count("<path") + svg.count("<polyline") > 10
+    assert not (out / "loss.png").exists() and (out / "loss.svg").exists()
+
+
+def test_compare_landscape_follows_format(tmp_path):
+    out = tmp_path / "c"
+    args = ["compare", "--dataset", "spiral", "--points", "40", "--vary", "momentum=0,0.9", "--epochs", "2"]
+    assert main([*args, "--landscape", "--landscape-grid", "3", "--format", "png,svg", "--out", str(out)]) == 0
+    assert QtGui.QImage(str(out / "landscape.png")).width() == 1000
+    assert "<svg" in (out / "landscape.svg").read_text()

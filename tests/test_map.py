@@ -128,3 +128,13 @@ def test_map_command_training_contract_and_errors(tmp_path, capsys):
     assert cli(*argv, "--x", "lr=0.1:1:3", "--y", "lr=0.1:1:2", "--out", str(tmp_path / "b")) == 2
     assert capsys.readouterr().err.strip().startswith("error: --y:")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_map_format_is_the_shared_option(tmp_path, capsys):
+    out = tmp_path / "m"
+    argv = ["--function", "bowl", "--optimizer", "sgd", "--x", "lr=0.1:1:3", "--y", "momentum=0:0.5:2", "--steps", "5"]
+    assert cli(*argv, "--format", "SVG, .png", "--out", str(out)) == 0  # spelled as every other command takes it
+    assert (out / "map.svg").exists() and (out / "map.png").exists()
+    assert cli(*argv, "--format", "png,,svg", "--out", str(tmp_path / "bad")) == 2
+    assert "error: --format: an empty name is not a chart format" in capsys.readouterr().err.replace("'", "")
+    assert not (tmp_path / "bad").exists()

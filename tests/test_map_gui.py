@@ -115,3 +115,24 @@ def test_training_map_from_the_comparison_opens_a_cell_in_the_training_tab(qtbot
     assert exp.training.epochs == 2 and exp.training.points == 30
     dialog.close()
     view.runner.shutdown()
+
+
+def test_a_refused_cell_is_said_in_the_status_and_qdialog_open_still_works(surface, qtbot):
+    from engine.errors import UserError
+
+    def refuse(settings):
+        raise UserError("the surface tab is computing", "surface")
+
+    dialog = MapDialog("surface", surface.controls.read_settings, refuse, surface)
+    qtbot.addWidget(dialog)
+    dialog.open()  # QDialog.open(): shown window-modal, not a cell
+    assert dialog.isVisible() and dialog.windowModality() == QtCore.Qt.WindowModality.WindowModal
+    dialog.resize(800, 700)
+    qtbot.waitExposed(dialog)
+    dialog.x_axis.n.setValue(3)
+    dialog.y_axis.n.setValue(2)
+    with qtbot.waitSignal(dialog.finished_map, timeout=20000):
+        dialog.run_button.click()
+    click_cell(qtbot, dialog, 1, 1)  # an exception here would fail the test (pytest-qt captures slot errors)
+    assert dialog.status.text() == "This cell cannot be opened: the surface tab is computing"
+    dialog.close()

@@ -97,7 +97,7 @@ def test_divergence_is_cut_at_the_same_step():
     s = get_surface("quadratic")
     kernel, ref = both(s, [PathSpec("sgd", {"lr": 1.5}), PathSpec("sgd", {"lr": 0.1})], [(1.0,)], 200)
     assert_same(kernel, ref)
-    assert kernel[0].diverged_at == 6 and len(kernel[0].points) == 7 and abs(kernel[0].points[-1, 0]) == 64
+    assert kernel[0].diverged_at == 3 and len(kernel[0].points) == 4 and abs(kernel[0].points[-1, 0]) == 8
     assert kernel[1].diverged_at is None and len(kernel[1].points) == 201
 
 

@@ -36,10 +36,14 @@ def test_each_optimizer_matches_torch_optim_driven_by_hand(opt_id):
     paths = compute_paths(s, [PathSpec(opt_id, params)], starts, 60)
     for path, start in zip(paths, starts):
         ref, _ = by_hand(s, opt_id, params, start, 60)
-        assert path.diverged_at is None
-        assert path.points.shape == (61, 2)
-        np.testing.assert_allclose(path.points, ref, rtol=0, atol=1e-12)
-        np.testing.assert_allclose(path.losses, [s.at(*pt) for pt in ref], atol=1e-12)
+        # momentum 0.9 at lr 0.05 flies off the second start down onto peaks' flat plain (it stops near
+        # y = -7.4 with f = 7e-18): that path has left the map, and is cut there
+        off = opt_id == "momentum" and start == (0.3, 1.3)
+        assert (path.diverged_at is not None) == off and path.left_map == off
+        n = len(path.points)
+        assert n == 61 or (off and path.points[-1, 1] < -6)
+        np.testing.assert_allclose(path.points, ref[:n], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(path.losses, [s.at(*pt) for pt in ref[:n]], atol=1e-12)
 
 
 @pytest.mark.parametrize("sched", [e.id for e in SCHEDULERS if e.id != "none"])
@@ -67,9 +71,10 @@ def test_several_optimizers_and_starts_are_independent():
 def test_divergence_is_reported_and_the_path_cut():
     s = get_surface("quadratic")
     (path,) = compute_paths(s, [PathSpec("sgd", {"lr": 1.5})], [(1.0,)], 200)
-    # x_{t+1} = x_t - 1.5 * 2 x_t = -2 x_t: |x| passes 3 + 10*6 = 63 at step 6 (|x| = 64)
-    assert path.diverged_at == 6
-    assert len(path.points) == 7 and abs(path.points[-1, 0]) == 64
+    # x_{t+1} = x_t - 1.5 * 2 x_t = -2 x_t: |x| passes 3 + 0.5*6 = 6 (half a domain width beyond -3..3) at
+    # step 3 (|x| = 8): it has left the map
+    assert path.diverged_at == 3 and path.left_map
+    assert len(path.points) == 4 and abs(path.points[-1, 0]) == 8
     (ok,) = compute_paths(s, [PathSpec("sgd", {"lr": 0.1})], [(1.0,)], 200)
     assert ok.diverged_at is None and len(ok.points) == 201
 

@@ -53,10 +53,37 @@ def test_export_csv_has_a_row_per_run_and_epoch(store, tmp_path, capsys):
     assert main(["runs", "export", "--sweep", "1", "--out", str(out), "--store", str(store)]) == 0
     rows = list(csv.DictReader(open(out)))
     assert len(rows) == 4 * 4
-    assert {"run", "sweep", "varied_lr", "seed", "backend", "epoch", "train_loss", "lr"} <= set(rows[0])
     with RunStore(store) as s:
         last = s.run(int(rows[-1]["run"])).result.history[-1]
     assert float(rows[-1]["train_loss"]) == last.train_loss
+    # the columns and values of compare's runs.csv (lr: the run's rate, epoch_lr: the epoch's), after run/sweep/backend
+    compared = list(csv.DictReader(open(store.parent / "out" / "runs.csv")))
+    assert list(rows[0]) == ["run", "sweep", "backend", *list(compared[0])[1:]]
+    assert "lr" in rows[0] and "epoch_lr" in rows[0] and "varied_lr" not in rows[0]
+    keys = list(compared[0])[1:]  # the same rows, in the store's order (runs finish in any order)
+    assert sorted(tuple(r[k] for k in keys) for r in rows) == sorted(tuple(r[k] for k in keys) for r in compared)
+    assert {r["sweep"] for r in rows} == {"1"} and {r["backend"] for r in rows} == {"local"}
+
+
+def test_export_csv_of_a_scheduled_run_keeps_both_rates(tmp_path):
+    path = tmp_path / "s.sqlite"
+    args = ["compare", "--points", "40", "--epochs", "3", "--vary", "optimizer=sgd,adam", "--scheduler", "step"]
+    assert main([*args, "--sched-set", "step_size=1", "--store", str(path), "--out", str(tmp_path / "o")]) == 0
+    assert main(["runs", "export", "--out", str(tmp_path / "e.csv"), "--store", str(path)]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "e.csv")))
+    late = [r for r in rows if r["epoch"] == "3"]
+    assert {r["optimizer"] for r in late} == {"sgd", "adam"}
+    assert all(float(r["epoch_lr"]) < float(r["lr"]) for r in late)  # lr: the configured rate; epoch_lr: scheduled
+
+
+def test_export_write_errors_name_out(store, tmp_path, capsys):
+    target = tmp_path / "no-such-folder" / "runs.csv"
+    assert main(["runs", "export", "--out", str(target), "--store", str(store)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: --out: cannot write {target}")
+    assert (
+        main(["runs", "export", "--run", "1", "--out", str(tmp_path / "nope" / "r.json"), "--store", str(store)]) == 2
+    )
+    assert capsys.readouterr().err.startswith("error: --out: cannot write")
 
 
 def test_export_json_opens_as_an_experiment(store, tmp_path):

@@ -2,6 +2,7 @@
 finished runs readable, and `compare --resume` trains only what is missing (every run ends up there once)."""
 
 import csv
+import json
 import math
 import os
 import signal
@@ -141,10 +142,104 @@ def test_resume_skips_stored_runs_and_trains_the_new_ones(tmp_path, capsys):
     assert main([*small, "--vary", "lr=0.1,0.05,0.02", "--resume", "--out", str(tmp_path / "b")]) == 0
     assert "resume: 4 of 6 runs already stored" in capsys.readouterr().err
     with RunStore(store) as s:
-        assert len(s.runs()) == 6 and [x.stored for x in s.sweeps()] == [4, 2]
+        # the new sweep lists all six: the two it trained and the four it took from the first one
+        assert len(s.runs()) == 6 and [x.stored for x in s.sweeps()] == [4, 6]
+        assert len(s.runs(2)) == 6 and sorted(r.id for r in s.summaries(2)) == [1, 2, 3, 4, 5, 6]
+    assert main(["runs", "list", "--sweep", "2", "--store", store]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 1 + 6
+    assert main(["runs", "export", "--sweep", "2", "--store", store, "--out", str(tmp_path / "two.csv")]) == 0
+    exported = list(csv.DictReader(open(tmp_path / "two.csv")))
+    assert len({r["run"] for r in exported}) == 6 and {r["lr"] for r in exported} == {"0.1", "0.05", "0.02"}
     first, second = _summary(tmp_path / "a"), _summary(tmp_path / "b")
     assert second[:2] == first and len(second) == 3  # stored results count as if trained now
     # without --resume, every run trains again (and is stored again)
     assert main([*small, "--vary", "lr=0.1", "--out", str(tmp_path / "c")]) == 0
     with RunStore(store) as s:
         assert len(s.runs()) == 8
+
+
+def _version_1_store(path, results):
+    """Write a store as schema version 1 wrote it: no sweep_runs table; each run names its one sweep."""
+    db = sqlite3.connect(str(path))
+    db.executescript(
+        "CREATE TABLE sweeps (id INTEGER PRIMARY KEY, created REAL NOT NULL, backend TEXT NOT NULL, planned INTEGER "
+        "NOT NULL, spec TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'running', ended REAL);"
+        "CREATE TABLE runs (id INTEGER PRIMARY KEY, sweep_id INTEGER NOT NULL, config_hash TEXT NOT NULL, config "
+        "TEXT NOT NULL, label TEXT NOT NULL, seed INTEGER NOT NULL, history TEXT NOT NULL, seconds REAL NOT NULL, "
+        "backend TEXT NOT NULL, path TEXT NOT NULL, diverged_at INTEGER, final_loss REAL, finished REAL NOT NULL);"
+        "PRAGMA user_version=1;"
+    )
+    db.execute("INSERT INTO sweeps (created, backend, planned, spec) VALUES (1, 'local', 2, '{}')")
+    for r in results:
+        db.execute(
+            "INSERT INTO runs (sweep_id, config_hash, config, label, seed, history, seconds, backend, path, "
+            "diverged_at, final_loss, finished) VALUES (1, ?, ?, ?, ?, ?, 0.5, 'local', 'p', NULL, 0.8, 2)",
+            (config_hash(r.config), json.dumps(r.config.to_dict()), json.dumps(r.label), r.seed,
+             json.dumps([h.to_dict() for h in r.history])),
+        )  # fmt: skip
+    db.commit()
+    db.close()
+
+
+def test_a_version_1_store_reads_and_is_migrated_on_the_first_write(tmp_path):
+    path = tmp_path / "old.sqlite"
+    _version_1_store(path, [_result(1), _result(2)])
+    with RunStore(path, read_only=True) as s:  # a reader changes nothing, and still lists the sweep's runs
+        assert [x.stored for x in s.sweeps()] == [2] and [r.id for r in s.summaries(1)] == [1, 2]
+    assert sqlite3.connect(str(path)).execute("PRAGMA user_version").fetchone()[0] == 1
+    with RunStore(path) as s:
+        new = s.begin_sweep({}, "local", 3)
+        s.link_runs(new, [1, 2])
+        s.add_run(new, _result(3), "local")
+        assert [x.stored for x in s.sweeps()] == [2, 3]
+        assert [r.id for r in s.runs(1)] == [1, 2] and [r.id for r in s.runs(new)] == [1, 2, 3]
+    assert sqlite3.connect(str(path)).execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_readers_open_read_only_and_list_without_histories(tmp_path):
+    path = tmp_path / "s.sqlite"
+    with RunStore(path) as s:
+        sweep = s.begin_sweep({"vary": [{"field": "lr", "values": ["0.1", "0.2"]}], "seeds": [1, 2]}, "local", 2)
+        s.add_run(sweep, _result(1, 0.1), "local")
+        s.add_run(sweep, _result(2, 0.2, diverged=True), "local")
+    before = path.read_bytes()
+    with RunStore(path, read_only=True) as s:
+        (a, b) = s.summaries(sweep)
+        assert (a.id, a.seed, a.name, a.final_loss, a.diverged_at) == (1, 1, "lr=0.1", 0.8, None)
+        assert b.diverged_at == 2 and b.backend == "local" and not hasattr(b, "history")
+        assert s.run(1).final_loss == 0.8  # the stored column, not recomputed
+        assert s.sweeps()[0].varied() == "lr=0.1,0.2; seeds 1,2"
+        with pytest.raises(UserError, match="cannot write to the run store") as err:
+            s.begin_sweep({}, "local", 1)  # a reader cannot write
+        assert err.value.field == "store"
+    assert path.read_bytes() == before
+    with pytest.raises(UserError, match="no run store") as err:
+        RunStore(tmp_path / "missing.sqlite", read_only=True)
+    assert err.value.field == "store" and not (tmp_path / "missing.sqlite").exists()
+
+
+def test_sqlite_errors_become_user_errors_naming_the_store(tmp_path, capsys):
+    path = tmp_path / "s.sqlite"
+    with RunStore(path) as s:
+        s.begin_sweep({}, "local", 1)
+    locker = sqlite3.connect(str(path), isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")  # another process holds the store
+    try:
+        with RunStore(path) as s:
+            s.db.execute("PRAGMA busy_timeout=50")
+            with pytest.raises(UserError, match="cannot write to the run store") as err:
+                s.add_run(1, _result(), "local")
+            assert err.value.field == "store"
+        assert main(["runs", "list", "--store", str(path)]) == 0  # WAL: a reader is never blocked by the writer
+    finally:
+        locker.close()
+    damaged = tmp_path / "damaged.sqlite"  # a database whose sweeps table is not the store's
+    db = sqlite3.connect(str(damaged))
+    db.executescript("CREATE TABLE runs (id INTEGER); CREATE TABLE sweeps (id INTEGER);")
+    db.close()
+    capsys.readouterr()
+    assert main(["runs", "list", "--store", str(damaged)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith(f"error: --store: cannot read the run store {damaged}: no such column") and "internal" not in err
+    )

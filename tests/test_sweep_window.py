@@ -168,3 +168,58 @@ def test_stop_keeps_the_curves_so_far_and_stores_only_finished_runs(window, qtbo
     with RunStore(store) as s:
         (sweep,) = s.sweeps()
         assert sweep.status == "stopped" and s.runs() == []
+
+
+def _stored_sweep(path, n=3):
+    """A store holding one sweep of ``n`` runs written through RunStore (no training)."""
+    from engine.training.compare import RunResult
+    from engine.training.config import TrainConfig
+    from engine.training.records import EpochRecord
+
+    with RunStore(path) as s:
+        sweep = s.begin_sweep({"vary": [{"field": "lr", "values": ["0.1"]}], "seeds": list(range(n))}, "local", n)
+        for seed in range(n):
+            cfg = TrainConfig(points=40, epochs=1, seed=seed).validated()
+            history = [
+                EpochRecord(0, 1.0, None, 0.3, None, 0.1, 0.5, 0.0),
+                EpochRecord(1, 0.5 + seed, None, 0.5, None, 0.1, 0.4, 0.01),
+            ]
+            s.add_run(sweep, RunResult({"lr": "0.1"}, seed, cfg, history, "fused", 0.1), "local")
+    return sweep
+
+
+def test_history_lists_summaries_and_reads_a_run_only_when_opened(qtbot, tmp_path):
+    import sqlite3
+
+    path = tmp_path / "s.sqlite"
+    _stored_sweep(path)
+    with sqlite3.connect(str(path)) as db:
+        db.execute("UPDATE runs SET history = 'not json' WHERE id = 2")  # damaged: only opening it reads it
+    view = HistoryView(path)
+    qtbot.addWidget(view)
+    sweep = view.tree.topLevelItem(0)
+    assert sweep.childCount() == 3 and sweep.text(4) == "3/3" and sweep.text(6) == "lr=0.1; seeds 0,1,2"
+    assert [sweep.child(k).text(5) for k in range(3)] == ["0.5", "1.5", "2.5"] and view.error.isHidden()
+    opened = []
+    view.opened.connect(opened.append)
+    view.tree.setCurrentItem(sweep.child(1))
+    view.open_selected()
+    assert not opened and "run 2 in the run store is damaged" in view.error.text()
+    view.tree.setCurrentItem(sweep.child(2))
+    view.open_selected()
+    assert len(opened) == 1 and opened[0].results.training.records()[-1].train_loss == 2.5
+
+
+def test_history_reads_while_a_sweep_holds_the_store(qtbot, tmp_path):
+    import sqlite3
+
+    path = tmp_path / "s.sqlite"
+    _stored_sweep(path, 2)
+    writer = sqlite3.connect(str(path), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # a comparison writing its next run
+    try:
+        view = HistoryView(path)
+        qtbot.addWidget(view)
+        assert view.tree.topLevelItem(0).childCount() == 2 and view.error.isHidden()
+    finally:
+        writer.close()

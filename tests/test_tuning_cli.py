@@ -50,7 +50,7 @@ def test_compare_tune_lr_writes_the_sweep_and_races_at_the_tuned_rates(tmp_path,
     argv = ["compare", *SMALL, "--vary", "optimizer=sgd,adam", "--tune-lr", "--tune-grid", "1e-3:1:4"]
     assert main([*argv, "--tune-criterion", "best_loss", "--out", str(out)]) == 0
     tuning = rows(out / "tuning.csv")
-    assert list(tuning[0]) == ["optimizer", "lr", "criterion", "value", "diverged", "chosen"]
+    assert list(tuning[0]) == ["optimizer", "lr", "criterion", "value", "diverged", "chosen", "note"]
     assert len(tuning) == 8 and {r["criterion"] for r in tuning} == {"best_loss"}
     chosen = {r["optimizer"]: float(r["lr"]) for r in tuning if r["chosen"] == "True"}
     for oid, lr in chosen.items():
@@ -96,3 +96,33 @@ def test_bad_tuning_options_name_the_flag(tmp_path, capsys):
     assert main(argv) == 2
     assert capsys.readouterr().err.strip().startswith("error: --tune-criterion:")
     assert not any((tmp_path / name).exists() for name in "abcd")
+
+
+def test_compare_tune_lr_writes_tuning_in_every_format(tmp_path):
+    out = tmp_path / "f"
+    argv = ["compare", *SMALL, "--vary", "optimizer=sgd,adam", "--tune-lr", "--tune-grid", "1e-2:1:3"]
+    assert main([*argv, "--format", "png,svg", "--out", str(out)]) == 0
+    assert QtGui.QImage(str(out / "tuning.png")).width() > 500
+    svg = (out / "tuning.svg").read_text()
+    assert "<svg" in svg and "learning-rate sweep" in svg
+    only = tmp_path / "g"
+    assert main([*argv, "--format", "svg", "--out", str(only)]) == 0
+    assert (only / "tuning.svg").exists() and not (only / "tuning.png").exists()
+
+
+def test_surface_tune_follows_format(tmp_path):
+    out = tmp_path / "s"
+    argv = [
+        "surface",
+        "--function",
+        "bowl",
+        "--optimizers",
+        "sgd",
+        "--steps",
+        "10",
+        "--tune",
+        "--tune-grid",
+        "0.01:1:3",
+    ]
+    assert main([*argv, "--grid", "20", "--format", "svg", "--out", str(out)]) == 0
+    assert "<svg" in (out / "tuning.svg").read_text() and not (out / "tuning.png").exists()

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.data.idx import SOURCES, cache_dir
 from engine.errors import UserError
+from engine.io import atomic_path
 from engine.jobs import Job, Token
 
 CHUNK = 1 << 16  # bytes read between two checkpoints (a cancel is seen within one chunk)
@@ -110,52 +110,64 @@ def download_job(
     return folder
 
 
+class _Stopped(Exception):
+    """The token stopped a file's download part-way (nothing of it is kept)."""
+
+
 def _fetch(name, url, target: Path, md5: str, index: int, count: int, token: Token, opener, chunk: int) -> Job[bool]:
-    """Download one file to ``target`` through a temporary file; return False when stopped (nothing kept)."""
+    """Download one file to ``target`` through a temporary file (engine.io.atomic_path), synced to disk before
+    it is moved into place; return False when stopped (nothing kept)."""
     filename = target.name
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=target.parent)
-    except OSError as err:
-        raise UserError(f"cannot write into {target.parent}: {err.strerror or err}", "data_dir") from None
-    tmp = Path(tmp_name)
-    kept = False
-    try:
-        with os.fdopen(fd, "wb") as out:
-            digest = hashlib.md5()
-            done = 0
+        with atomic_path(target) as tmp:
             try:
-                with opener(url, timeout=60) as response:
-                    total = _size(response)
-                    if total is not None and total > MAX_FILE:
-                        raise UserError(
-                            f"{filename} would be {total} bytes, more than the {MAX_FILE} expected", "data_dir"
-                        )
-                    yield DownloadProgress(name, str(target.parent), filename, index, count, 0, total)
-                    while True:
-                        if token.checkpoint():
-                            return False
-                        piece = response.read(chunk)
-                        if not piece:
-                            break
-                        done += len(piece)
-                        if done > MAX_FILE:
-                            raise UserError(f"{filename} is larger than the {MAX_FILE} bytes expected", "data_dir")
-                        digest.update(piece)
-                        out.write(piece)
-                        yield DownloadProgress(name, str(target.parent), filename, index, count, done, total)
-            except OSError as err:  # urllib's URLError, a timeout, a reset connection, a full disk
-                reason = getattr(err, "reason", None) or err.strerror or err
-                raise UserError(f"download of {filename} from {url} failed: {reason}", "data_dir") from None
-        found = digest.hexdigest()
-        if found != md5:
-            raise UserError(
-                f"download of {filename} has checksum {found}, expected {md5} (a damaged or changed file); "
-                f"nothing was kept in {target.parent}",
-                "data_dir",
-            )
-        os.replace(tmp, target)
-        kept = True
-        return True
-    finally:
-        if not kept:
-            tmp.unlink(missing_ok=True)
+                out = open(tmp, "wb")
+            except OSError as err:
+                raise UserError(f"cannot write into {target.parent}: {err.strerror or err}", "data_dir") from None
+            with out:
+                digest = yield from _stream(name, url, target, index, count, token, opener, chunk, out)
+                out.flush()
+                os.fsync(out.fileno())
+            found = digest.hexdigest()
+            if found != md5:
+                raise UserError(
+                    f"download of {filename} has checksum {found}, expected {md5} (a damaged or changed file); "
+                    f"nothing was kept in {target.parent}",
+                    "data_dir",
+                )
+    except _Stopped:
+        return False
+    except OSError as err:  # the move into place
+        raise UserError(f"cannot write {target}: {err.strerror or err}", "data_dir") from None
+    return True
+
+
+def _stream(name, url, target: Path, index: int, count: int, token: Token, opener, chunk: int, out):
+    """Copy ``url`` into the open file ``out`` chunk by chunk, yielding progress; return its MD5 object.
+
+    Raises _Stopped when the token stops it, UserError when the network fails or the file is too large.
+    """
+    filename = target.name
+    digest = hashlib.md5()
+    done = 0
+    try:
+        with opener(url, timeout=60) as response:
+            total = _size(response)
+            if total is not None and total > MAX_FILE:
+                raise UserError(f"{filename} would be {total} bytes, more than the {MAX_FILE} expected", "data_dir")
+            yield DownloadProgress(name, str(target.parent), filename, index, count, 0, total)
+            while True:
+                if token.checkpoint():
+                    raise _Stopped
+                piece = response.read(chunk)
+                if not piece:
+                    return digest
+                done += len(piece)
+                if done > MAX_FILE:
+                    raise UserError(f"{filename} is larger than the {MAX_FILE} bytes expected", "data_dir")
+                digest.update(piece)
+                out.write(piece)
+                yield DownloadProgress(name, str(target.parent), filename, index, count, done, total)
+    except OSError as err:  # urllib's URLError, a timeout, a reset connection, a full disk
+        reason = getattr(err, "reason", None) or err.strerror or err
+        raise UserError(f"download of {filename} from {url} failed: {reason}", "data_dir") from None

@@ -16,7 +16,7 @@ from engine.jobs import Token, run_job
 from engine.map_grid import Axis, MapResult, check_cells, first_within
 from engine.optimizers import OPTIMIZERS
 from engine.surface.functions import Surface
-from engine.surface.paths import PathSpec, PathsProgress, paths_job
+from engine.surface.paths import PathSpec, PathsProgress, check_start, paths_job
 
 DEFAULT_TOL = 1e-3
 
@@ -57,9 +57,13 @@ def surface_map_job(
     """Run every cell as a job: yields PathsProgress (the last one at the end); returns the MapResult.
 
     Returns None when ``token`` stops it. Errors (an unknown field, a value out of range, too many cells)
-    are raised before the first yield, naming ``x``, ``y``, ``steps`` or ``tol``.
+    are raised before the first yield, naming ``x``, ``y``, ``start`` (outside the domain), ``steps`` or ``tol``.
     """
     check_cells(x, y)
+    try:
+        check_start(surface, tuple(start))
+    except UserError as err:
+        raise UserError(err.message, "start") from None
     if not np.isfinite(tol) or tol < 0:
         raise UserError(f"{tol} is not a tolerance ≥ 0", "tol")
     specs = cell_specs(optimizer, params, x, y)
@@ -84,6 +88,7 @@ def surface_map_job(
         target,
         "step",
         optimizer,
+        known is not None,
     )
 
 

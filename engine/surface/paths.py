@@ -17,7 +17,10 @@ from engine.surface.functions import Surface
 
 MAX_STEPS = 100_000
 PROGRESS_EVERY = 50  # steps between progress reports (and stop checks) of a paths job
-DIVERGE_MARGIN = 10.0  # a path is diverged once it is this many domain widths outside the domain
+# A path is diverged ("left the map") once it is this many domain widths outside the domain. The domain is what
+# the map draws, so a path half a width past its edge is already out of sight; smaller overshoots (an
+# oscillation that grazes the edge) still count as on the map.
+DIVERGE_MARGIN = 0.5
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,13 @@ class Path:
     diverged_at: int | None = None
     label: str = ""
     computed_by: str = ""  # "numba kernel" or "torch.optim" (not part of to_dict: experiment files keep their form)
+    left_map: bool = False  # diverged by leaving the domain (finite), not by overflowing; not part of to_dict
+
+    def ending(self) -> str:
+        """Return how the path ended, in words: 'left the map at step N', 'diverged at step N' or ''."""
+        if self.diverged_at is None:
+            return ""
+        return f"{'left the map' if self.left_map else 'diverged'} at step {self.diverged_at}"
 
     def to_dict(self) -> dict:
         """Return the JSON form used by paths.json."""
@@ -70,6 +80,23 @@ def parse_point(text: str, dims: int) -> tuple[float, ...]:
     if len(values) != dims or not all(np.isfinite(values)):
         raise UserError(f"start {text!r} must be {dims} finite number(s) ({'x,y' if dims == 2 else 'x'})")
     return values
+
+
+def check_start(surface: Surface, start: tuple[float, ...]) -> None:
+    """Return None when ``start`` lies in the surface's domain; else raise UserError (field starts) naming it.
+
+    A path from outside the domain would not be drawn and would count as having left the map at step 0.
+    """
+    names = "xy"
+    for value, (lo, hi) in zip(start, surface.domain):
+        if not lo <= value <= hi:
+            point = ",".join(f"{v:g}" for v in start)
+            ranges = ", ".join(f"{names[k]} {a:g}..{b:g}" for k, (a, b) in enumerate(surface.domain))
+            raise UserError(
+                f"start {point} is outside the domain of {surface.id} ({ranges}); choose a start inside it "
+                "or widen the domain",
+                "starts",
+            )
 
 
 @dataclass(frozen=True)
@@ -128,6 +155,7 @@ def paths_job(
     for s in starts:
         if len(s) != surface.dims:
             raise UserError(f"start {s} has {len(s)} coordinate(s); {surface.id} is {surface.dims}-D", "starts")
+        check_start(surface, s)
     sched_values = resolve_scheduler(scheduler, scheduler_params)
     resolved = [resolve_optimizer(spec.optimizer, spec.params) for spec in specs]
     if use_kernel and path_kernel.supports(surface):
@@ -276,9 +304,11 @@ def _assemble(specs, resolved, starts, points, losses, gnorms, lrs, diverged, la
             r = k * n_starts + s
             d = int(diverged[r])
             end = last if d < 0 else d
-            if d >= 0 and not (np.isfinite(points[d, r]).all() and np.isfinite(losses[d, r])):
+            drawable = d >= 0 and bool(np.isfinite(points[d, r]).all() and np.isfinite(losses[d, r]))
+            if d >= 0 and not drawable:
                 end = d - 1  # the diverged point itself cannot be drawn
             end = max(end, 0)
+            left = drawable and bool(np.isfinite(gnorms[d, r]))
             paths.append(
                 Path(
                     spec.optimizer,
@@ -292,6 +322,7 @@ def _assemble(specs, resolved, starts, points, losses, gnorms, lrs, diverged, la
                     None if d < 0 else d,
                     spec.label or OPTIMIZERS.get(spec.optimizer).name,
                     computed_by,
+                    left,
                 )
             )
     return paths

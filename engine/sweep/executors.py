@@ -13,9 +13,13 @@ as failed here only when Ray gives up.
 from __future__ import annotations
 
 import os
+import queue
 import socket
+import sys
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Callable, Generator
+from typing import Any, Callable, Generator
 
 from engine.errors import UserError
 from engine.jobs import Token, run_job
@@ -28,6 +32,8 @@ TASK_RETRIES = 3
 CONNECT_S = 5.0  # how long an explicit --ray-address may take to accept a connection
 WAIT_S = 0.2  # how often a Ray sweep looks at the stop token while tasks run
 _joined: dict = {}  # the address this process's Ray connection was made with
+_keeper: dict = {"thread": None, "calls": queue.Queue()}  # the thread that starts and stops Ray: in_ray_keeper
+_keeper_lock = threading.Lock()
 
 
 @dataclass
@@ -43,6 +49,7 @@ class SweepSnapshot:
     results: dict[int, RunResult] = field(default_factory=dict)  # plan index -> finished run
     partial: dict[int, RunResult] = field(default_factory=dict)  # local backend: the runs training now, so far
     errors: list[str] = field(default_factory=list)  # one line per failed task
+    notice: str = ""  # a line for the user that does not stop the sweep (e.g. the runs are not being stored)
 
     def runs(self) -> list[RunResult]:
         """Return the finished runs and those still training (so far), in plan order."""
@@ -132,13 +139,19 @@ def connect_ray(address: str | None):
     """Join the Ray cluster at ``address`` (``auto``: the running one; None: start a local Ray); return ray.
 
     The engine package travels with the job (``py_modules``), so a cluster needs only Python, torch and the
-    other dependencies installed, not this repository.
+    other dependencies installed, not this repository. One connection serves every sweep of the process (the
+    window's too) until ``shutdown_ray`` or a sweep to another address.
     """
     ray = import_ray()
+    return in_ray_keeper(lambda: _connect(ray, address))
+
+
+def _connect(ray, address: str | None):
     if ray.is_initialized():
         if _joined.get("address", address) == address:
             return ray
         ray.shutdown()  # the window's next sweep goes to another cluster
+        _joined.clear()
     import engine
 
     env = {"py_modules": [os.path.dirname(engine.__file__)]}
@@ -155,6 +168,45 @@ def connect_ray(address: str | None):
     return ray
 
 
+def shutdown_ray() -> None:
+    """End this process's Ray connection, and the local Ray it started if any; returns nothing.
+
+    Does nothing (and imports nothing) when this process never started Ray.
+    """
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        in_ray_keeper(lambda: (ray.shutdown(), _joined.clear()))
+
+
+def in_ray_keeper(call: Callable[[], Any]) -> Any:
+    """Run ``call()`` in the Ray keeper thread and return its result (or raise what it raised).
+
+    Why a thread of its own: Ray starts a local head's processes (GCS, raylet) with Linux's PR_SET_PDEATHSIG,
+    which fires when the *thread* that started them ends, not the process. Started from a sweep's worker thread
+    (the window's JobRunner), they died with that job, and about 60 s later Ray's client aborted the whole
+    process ("Failed to connect to GCS within 60 seconds"). The keeper is a daemon thread that lives as long
+    as the process and does all of Ray's starting and stopping.
+    """
+    with _keeper_lock:
+        if _keeper["thread"] is None:
+            _keeper["thread"] = threading.Thread(target=_keep_ray, name="ray-keeper", daemon=True)
+            _keeper["thread"].start()
+    if threading.current_thread() is _keeper["thread"]:
+        return call()
+    future: Future = Future()
+    _keeper["calls"].put((call, future))
+    return future.result()
+
+
+def _keep_ray() -> None:
+    while True:
+        call, future = _keeper["calls"].get()
+        try:
+            future.set_result(call())
+        except BaseException as err:  # noqa: BLE001 — handed to the caller's thread, raised there
+            future.set_exception(err)
+
+
 def check_reachable(address: str, timeout: float = CONNECT_S) -> None:
     """Raise UserError naming ``ray_address`` unless a TCP connection to host:port opens within ``timeout``;
     returns nothing."""
@@ -168,8 +220,21 @@ def check_reachable(address: str, timeout: float = CONNECT_S) -> None:
 
 
 def _ray(comparison, planned, token, on_finished, address):
-    """The Ray backend: one task per run group; results come back as each task ends (ray.wait)."""
+    """The Ray backend: one task per run group; results come back as each task ends (ray.wait).
+
+    A local Ray (no address) stays up for the next sweep until ``shutdown_ray`` (the app's exit). A joined
+    cluster is left when the sweep ends: it may go away between sweeps (``ray stop``, a lost machine), and Ray's
+    client aborts the whole process once the cluster's GCS stays unreachable (60 s), sweep or not.
+    """
     ray = connect_ray(address)
+    try:
+        return (yield from _ray_tasks(ray, comparison, planned, token, on_finished))
+    finally:
+        if address is not None:
+            shutdown_ray()
+
+
+def _ray_tasks(ray, comparison, planned, token, on_finished):
     remote = ray.remote(num_cpus=1, max_retries=TASK_RETRIES, retry_exceptions=True)(train_group)
     snap = SweepSnapshot(len(planned), epochs_total=sum(cfg.epochs for _, _, cfg in planned))
     tasks = {}

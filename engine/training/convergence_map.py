@@ -2,9 +2,9 @@
 
 Every cell is one run of a Comparison that varies the two fields, from the base's seed (identical initial
 weights and batch order); runs that share data and architecture train together in one RunGroup, so the
-whole map is one batched training. Cell results are per epoch: the first and last loss (test loss where
-there is a test set), the epoch it diverged at, and the first epoch within ``tol`` of the lowest loss
-any cell reached.
+whole map is one batched training. Cell results are per epoch: the first and last training loss (the map
+is about where optimisation converges; the test set stays for judging the chosen run), the epoch it
+diverged at, and the first epoch within ``tol`` of the lowest loss any cell reached.
 """
 
 from __future__ import annotations
@@ -26,20 +26,25 @@ DEFAULT_TOL = 0.05
 def map_comparison(base: TrainConfig, x: Axis, y: Axis) -> Comparison:
     """Return the comparison of every cell (y outer, x inner in run order); raise UserError naming x or y."""
     check_cells(x, y)
-    comparison = Comparison(base, [(y.field, [repr(v) for v in y.values()]), (x.field, [repr(v) for v in x.values()])])
+    words = {axis.field: [axis_value(v) for v in axis.values()] for axis in (x, y)}
+    comparison = Comparison(base, [(y.field, words[y.field]), (x.field, words[x.field])])
     for axis, which in ((x, "x"), (y, "y")):
-        for value in axis.values():
+        for value, text in zip(axis.values(), words[axis.field]):
             try:
-                base.with_field(axis.field, repr(value)).validated()
+                base.with_field(axis.field, text).validated()
             except UserError as err:
                 raise UserError(f"{axis.field}={value:g}: {err.message}", which) from None
     return comparison
 
 
+def axis_value(value: float) -> str:
+    """Return an axis value as the text a field takes: a whole number without '.0' (batch_size=10), else repr."""
+    return str(int(value)) if float(value).is_integer() and abs(value) < 2**53 else repr(float(value))
+
+
 def cell_curve(res: RunResult) -> np.ndarray:
-    """Return a cell's loss per epoch (test loss where there is a test set), epoch 0 (before any step) first."""
-    use_test = res.history[0].test_loss is not None
-    return np.array(metric(res.history, "test_loss" if use_test else "train_loss"), dtype=float)
+    """Return a cell's training loss per epoch, epoch 0 (before any step) first."""
+    return np.array(metric(res.history, "train_loss"), dtype=float)
 
 
 def training_map_job(

@@ -147,6 +147,24 @@ class Landscape:
         }
 
 
+def three_picks(epochs: list, first: int = 0, second: int | None = None) -> tuple[int, int, int]:
+    """Return the path indices of the three-point plane: the recorded epochs nearest ``first`` and ``second``
+    (None: the middle of the path), then the newest. Raise UserError naming ``landscape_three`` when two of the
+    three fall on one recorded epoch (a path records every epoch, or every 2nd, 4th … of a long run)."""
+    last = len(epochs) - 1
+
+    def near(epoch: int) -> int:  # never the newest point: that one is the third
+        return min(range(max(1, last)), key=lambda k: (abs(epochs[k] - epoch), k))
+
+    picks = (near(first), len(epochs) // 2 if second is None else near(second), last)
+    if len(set(picks)) < 3:
+        shown = ", ".join(str(epochs[k]) for k in picks)
+        raise UserError(
+            f"the plane through three points needs three different recorded epochs, not {shown}", "landscape_three"
+        )
+    return picks
+
+
 def _plane(plane: str, epochs, path: np.ndarray, sizes, seed: int, three):
     """Return (center, d0, d1, center epoch, plane epochs, explained) for the chosen plane."""
     if plane == "random":
@@ -176,13 +194,16 @@ def landscape_job(
     seed: int = 0,
     three: tuple | None = None,
     n_train: int | None = None,
+    three_epochs: tuple | None = None,
 ):
     """A job: the loss landscape around a path (T, P) of flat weights recorded after ``epochs``.
 
     Planes: "random" and "pca" through the last finite path point, "three" through the path points at the
-    indices ``three`` (default: first, middle, last). ``span`` None: ±1 for the random plane, else 1.25 × the
-    farthest projected path point. Yields LandscapeProgress after every chunk of networks; returns a
-    Landscape, or None when ``token`` stopped it. Raises UserError naming ``landscape_plane``,
+    indices ``three`` (default: first, middle, last) or, given ``three_epochs`` = (first, second or None),
+    through the recorded epochs nearest those two and the last (see three_picks). ``span`` None: ±1 for the
+    random plane, else 1.25 × the farthest projected path point. Yields LandscapeProgress after every chunk of
+    networks; returns a Landscape, or None when ``token`` stopped it. Raises UserError naming ``landscape_plane``,
+    ``landscape_three``,
     ``landscape_grid`` or ``landscape_span`` for a plane or grid that cannot be made.
     """
     started = time.perf_counter()
@@ -194,6 +215,8 @@ def landscape_job(
     if not finite.any():
         raise UserError("no recorded weights are finite (the run diverged at once)", "landscape")
     path, epochs = path[finite], [e for e, ok in zip(epochs, finite) if ok]  # a diverged run: its finite part
+    if plane == "three" and three_epochs is not None:
+        three = three_picks(epochs, *three_epochs)
     center, d0, d1, center_epoch, plane_epochs, explained = _plane(plane, epochs, path, model.sizes, seed, three)
     proj = project(path, center, d0, d1)
     if span is None and plane == "random":

@@ -1,19 +1,21 @@
-"""Animations written to GIF (pillow's encoder) or MP4 (PyAV, H.264), frame by frame, all-or-nothing.
+"""Animations written to GIF (pillow's GIF encoder) or MP4 (PyAV, H.264), frame by frame, all-or-nothing.
 
-``AnimationWriter`` takes RGB frames of one size as they are drawn: an MP4 frame is encoded and written at
-once; a GIF frame is mapped at once to a shared 256-colour palette (pillow's maximum-coverage palette, made
-from the first frame and remade when a frame's colours drift from it; mapping a frame takes 2-3 ms here, where
-imageio's pillow writer makes a median-cut palette for every frame, 67 ms, and would miss the 10 s budget of a
-200-step race; on charts, maximum coverage also keeps the white background and the flat colours exact where
-median cut and octree average them away; a shared palette keeps colours steady and the GIF's frame
-differences small) and kept
-zlib-compressed (a chart compresses to a few per cent) until ``finish``, which streams them back one by
-one into pillow's GIF encoder: GIF frames are written as differences from the previous one, so pillow's encoder
-holds the palette frames (one byte per pixel) until it writes. No full-colour frame is ever held. Files are
-read back with imageio (tests). The file is written under a temporary name
-beside the target and renamed into place by engine.io.atomic_path when the last frame is in, so a stopped or
-failed export leaves nothing under the final name. Every failure (a bad path, a full disk) is a UserError
-naming the path, with ``field`` "animate".
+``AnimationWriter`` takes RGB frames of one size as they are drawn, and each one is encoded and written to the file
+at once: nothing grows with the number of frames. An MP4 frame goes to PyAV's encoder. A GIF frame is mapped to a
+shared palette of 255 colours (pillow's maximum-coverage palette, made from the first frame and remade when a
+frame's colours drift from it; mapping a frame takes 2-3 ms here, where imageio's pillow writer makes a median-cut
+palette for every frame, 67 ms, and would miss the 10 s budget of a 200-step race; on charts, maximum coverage also
+keeps the white background and the flat colours exact where median cut and octree average them away; a shared
+palette keeps colours steady and the GIF's frame differences small). Pillow's GIF writer (``getheader`` for the
+file's header with the first palette and the loop, its frame writer for each frame, LZW-compressed) then writes only
+the rectangle that changed since the previous frame, its unchanged pixels as the transparent index 255, as
+``save_all`` with ``optimize`` does, with its own colour table when its palette is not the first one. Only the
+previous frame's palette indices (one byte per pixel) are kept. ``save_all`` itself is not used: it takes every
+frame before writing the first and holds them all at one byte per pixel (5,000 frames of 960x600: 2.9 GB).
+Files are read back with imageio and PyAV (tests). The file is written under a temporary name beside the target
+and renamed into place by engine.io.atomic_path when the last frame is in, so a stopped or failed export leaves
+nothing under the final name. Every failure (a bad path, a full disk) is a UserError naming the path, with
+``field`` "animate".
 
 ``encode_job`` drives a writer from any iterable of frames as an engine-style job (yields progress, checks a
 Token); ``figure_frames`` draws a gui.charts.figures figure at each state of a schedule, the same figure class
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import zlib
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from engine.io import atomic_path, check_output_file
 
 FIELD = "animate"
 GIF_PALETTE_ERROR = 1.0  # mean error (0..255) past which a GIF frame gets a new palette
+TRANSPARENT = 255  # the palette index of a GIF frame's unchanged pixels (a palette's 255 colours are 0..254)
 MP4_CRF = 18  # x264 quality: 18 is visually lossless for charts; lower only makes larger files
 
 
@@ -84,8 +86,10 @@ class AnimationWriter:
 
     def _open(self) -> None:
         if self.suffix == ".gif":
-            self._gif: list[tuple[bytes, int]] = []  # each frame's palette indices (zlib) and palette number
-            self._palettes: list = []  # pillow "P" images holding the palettes (256 colours each)
+            self._palette = None  # a 1x1 pillow "P" image holding the current palette (255 colours)
+            self._palettes = 0  # how many palettes the frames so far have used
+            self._previous: tuple | None = None  # the last frame's palette indices, colours and palette number
+            self._file = open(self.tmp, "wb")  # noqa: SIM115 — closed by finish or abort
         else:
             import av
 
@@ -103,7 +107,7 @@ class AnimationWriter:
             raise ValueError(f"frame of shape {rgb.shape}, expected {(self.size[1], self.size[0], 3)}")
         try:
             if self.suffix == ".gif":
-                self._gif.append(self._indexed(rgb))
+                self._add_gif(rgb)
             else:
                 import av
 
@@ -122,7 +126,8 @@ class AnimationWriter:
             raise UserError(f"cannot write {self.path}: there is no frame to write", self.field)
         try:
             if self.suffix == ".gif":
-                self._write_gif()
+                self._write([b";"])  # the GIF trailer
+                self._file.close()
             else:
                 for packet in self._stream.encode():
                     self._mp4.mux(packet)
@@ -135,50 +140,80 @@ class AnimationWriter:
             raise self._error(err) from None
         return self.path
 
-    def _indexed(self, rgb: np.ndarray) -> tuple[bytes, int]:
-        """Return the frame as (zlib of its palette indices, its palette's number).
+    def _indexed(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """Return the frame as (its palette indices, the palette's 256 colours, the palette's number).
 
         Frames share the palette of the last frame that needed a new one: steady colours and small differences
         between frames. A frame whose colours it misses (mean error over GIF_PALETTE_ERROR, from a sample of
         its pixels: new colours, say a confusion matrix filling in) gets its own, which the next ones then share.
+        A palette has 255 colours: index TRANSPARENT marks the pixels a frame leaves as they were.
         """
         from PIL import Image
 
         image = Image.fromarray(rgb)
         for attempt in (0, 1):
-            if attempt or not self._palettes:
-                self._palettes.append(image.quantize(256, Image.Quantize.MAXCOVERAGE, dither=Image.Dither.NONE))
-            palette = self._palettes[-1]
-            indexed = image.quantize(palette=palette, dither=Image.Dither.NONE)
-            data = indexed.tobytes()
-            colours = np.frombuffer(bytes(palette.getpalette()), np.uint8).reshape(-1, 3)
-            sample = np.frombuffer(data, np.uint8).reshape(rgb.shape[:2])[::3, ::3]
+            if attempt or self._palette is None:
+                made = image.quantize(TRANSPARENT, Image.Quantize.MAXCOVERAGE, dither=Image.Dither.NONE)
+                self._palette = Image.new("P", (1, 1))
+                self._palette.putpalette(made.getpalette()[: 3 * TRANSPARENT])
+                self._palettes += 1
+            indices = np.array(image.quantize(palette=self._palette, dither=Image.Dither.NONE))
+            colours = np.zeros((256, 3), np.uint8)
+            known = np.frombuffer(bytes(self._palette.getpalette()), np.uint8).reshape(-1, 3)[:TRANSPARENT]
+            colours[: len(known)] = known
+            colours[TRANSPARENT] = colours[0]  # so that a pixel pillow maps there is colours[0], and can be moved
+            indices[indices == TRANSPARENT] = 0
+            sample = indices[::3, ::3]
             error = np.abs(colours[sample].astype(np.int16) - rgb[::3, ::3]).mean()
             if error <= GIF_PALETTE_ERROR or attempt:
                 break
-        return zlib.compress(data, 1), len(self._palettes) - 1
+        return indices, colours, self._palettes - 1
 
-    def _write_gif(self) -> None:
-        from PIL import Image
+    def _add_gif(self, rgb: np.ndarray) -> None:
+        """Write one frame: the rectangle that changed since the previous frame, its unchanged pixels transparent
+        (long runs of one index, which LZW compresses to almost nothing), as pillow's save_all does."""
+        from PIL import GifImagePlugin, Image
 
-        def frames():
-            palettes = [p.getpalette() for p in self._palettes]
-            for packed, number in self._gif:
-                image = Image.frombytes("P", self.size, zlib.decompress(packed))
-                image.putpalette(palettes[number])
-                yield image
+        indices, colours, number = self._indexed(rgb)
+        # a colour table of its own, in GIF terms local, for any palette after the first one
+        params = {"duration": self._duration(), "include_color_table": number > 0}
+        offset, part = (0, 0), indices
+        if self._previous is None:
+            first = Image.frombytes("P", self.size, indices.tobytes())
+            first.putpalette(colours.tobytes())
+            self._write(GifImagePlugin.getheader(first, None, {"loop": 0, "duration": self._duration()})[0])
+        else:
+            before, before_colours, before_number = self._previous
+            if before_number == number:
+                changed = indices != before
+            else:
+                changed = (colours[indices] != before_colours[before]).any(axis=2)
+            rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+            if rows.size:
+                box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+                offset = (int(cols[0]), int(rows[0]))
+                part = np.where(changed[box], indices[box], np.uint8(TRANSPARENT))
+                params["transparency"] = TRANSPARENT
+            else:  # an unchanged frame is still a frame (the count is the schedule's): one pixel, written again
+                part = indices[:1, :1]
+        self._previous = (indices, colours, number)
+        image = Image.frombytes("P", (part.shape[1], part.shape[0]), np.ascontiguousarray(part).tobytes())
+        image.putpalette(colours.tobytes())
+        # pillow's frame writer is called directly: its public wrapper, getdata, collects the bytes in a class it
+        # makes per call, which only the cycle collector frees (the window runs that one on a timer): ~2 kB a frame
+        GifImagePlugin._write_frame_data(self._file, image, offset, params)
 
-        rest = frames()
-        first = next(rest)
-        # each frame has a different title (its step), so pillow never merges two into one
-        first.save(self.tmp, format="GIF", save_all=True, append_images=rest, duration=round(1000 / self.fps), loop=0)
-        self._gif = []
+    def _duration(self) -> int:
+        return round(1000 / self.fps)
+
+    def _write(self, chunks) -> None:
+        self._file.writelines(chunks)
 
     def abort(self) -> None:
         """Drop the export: close the encoder and remove the temporary file; the final name is untouched."""
         with contextlib.suppress(Exception):
             if self.suffix == ".gif":
-                self._gif = []
+                self._file.close()
             else:
                 self._mp4.close()
         with contextlib.suppress(OSError):

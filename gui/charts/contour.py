@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore
@@ -22,6 +24,31 @@ def display_values(z: np.ndarray, log: bool) -> np.ndarray:
     lo, hi = float(finite.min()), float(finite.max())
     scale = max((hi - lo) * 1e-4, 1e-12)
     return np.log10(1 + (z - lo) / scale)
+
+
+def log_ticks(z: np.ndarray) -> list[tuple[float, str]]:
+    """Return colour-bar ticks for display_values(z, log=True): decades of f − min, at their drawn positions."""
+    finite = z[np.isfinite(z)]
+    if finite.size == 0:
+        return []
+    lo, hi = float(finite.min()), float(finite.max())
+    scale = max((hi - lo) * 1e-4, 1e-12)
+    ticks = [(0.0, "0")]
+    for k in range(math.floor(math.log10(scale)) + 1, math.floor(math.log10(max(hi - lo, scale))) + 1):
+        d = 10.0**k
+        pos = math.log10(1 + d / scale)
+        if pos - ticks[-1][0] >= 0.6:  # keep the labels apart
+            ticks.append((pos, f"{d:g}"))
+    return ticks
+
+
+def colour_label(z: np.ndarray, log: bool) -> str:
+    """Return the colour bar's label: what its colours and tick values show."""
+    if not log:
+        return "f"
+    finite = z[np.isfinite(z)]
+    low = float(finite.min()) if finite.size else 0.0
+    return "f − min (log scale)" if low != 0 else "f (log scale)"
 
 
 def stepped_colormap(n: int = N_LEVELS) -> pg.ColorMap:
@@ -75,6 +102,10 @@ class ContourMap:
             plot.addItem(item)
         self.colorbar = pg.ColorBarItem(colorMap=stepped_colormap(n_levels), interactive=False, width=14)
         self.colorbar.setImageItem(self.image, insert_in=plot)
+        # the markers' key: its own legend (bottom right), so a view that clears the paths' legend keeps it
+        self.key = pg.LegendItem(offset=(-10, -10), brush=(255, 255, 255, 200), labelTextColor="#222222")
+        self.key.setParentItem(plot.vb)
+        self.key.setZValue(20)
         self.curve = pg.PlotCurveItem(pen=pg.mkPen("#333333", width=2))  # 1-D functions
         plot.addItem(self.curve)
 
@@ -93,6 +124,8 @@ class ContourMap:
             self.minima.setData(gx, [m.value for m in minima if m.kind == "global"])
             self.local_minima.setData(lx, [m.value for m in minima if m.kind != "global"])
             self.plot.setLabel("left", "f(x)")
+            self.key.setOffset((-10, 10))  # a curve's minima lie low: the key goes top right
+            self._set_key(minima, "#111111", "#777777")
             return
         self.curve.hide()
         for item in (self.image, self.lines, self.colorbar):
@@ -105,6 +138,10 @@ class ContourMap:
         self.image.setImage(np.nan_to_num(shown, nan=hi), autoLevels=False)
         self.image.setRect(QtCore.QRectF(xs[0], ys[0], xs[-1] - xs[0], ys[-1] - ys[0]))
         self.colorbar.setLevels((lo, hi))
+        self.colorbar.setLabel("left", colour_label(z, log))
+        self.colorbar.axis.setTicks([log_ticks(z)] if log else None)
+        self.key.setOffset((-10, -10))
+        self._set_key(minima, "#222222", "#666666")
         levels = lo + (hi - lo) * np.arange(1, self.n_levels) / self.n_levels
         self.lines.setData(*isolines(xs, ys, shown, levels))
         self.minima.setPen(pg.mkPen("w", width=2.5))
@@ -117,3 +154,15 @@ class ContourMap:
         )
         self.plot.setLabel("left", "y")
         self.plot.setRange(xRange=(xs[0], xs[-1]), yRange=(ys[0], ys[-1]), padding=0)
+
+    def _set_key(self, minima, global_colour: str, local_colour: str) -> None:
+        """List the minima markers shown (+ global, ✕ local) in the key; hide it when there are none."""
+        self.key.clear()
+        kinds = {m.kind == "global" for m in minima}
+        if True in kinds:
+            sample = pg.PlotDataItem(pen=None, symbol="+", symbolSize=13, symbolPen=pg.mkPen(global_colour, width=2.5))
+            self.key.addItem(sample, "global minimum")
+        if False in kinds:
+            sample = pg.PlotDataItem(pen=None, symbol="x", symbolSize=11, symbolPen=pg.mkPen(local_colour, width=2))
+            self.key.addItem(sample, "local minimum")
+        self.key.setVisible(bool(kinds))

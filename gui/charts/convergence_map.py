@@ -1,8 +1,8 @@
 """The convergence map: a heatmap over two hyperparameters, coloured by final loss or steps to tolerance.
 
-Cell (row i, column j) is the configuration (x = xs[j], y = ys[i]). Colour is log10 of the final loss
-(or the steps/epochs to reach the tolerance); cells that diverged are left uncoloured on a grey ground
-and crossed in red, and cells that never reached the tolerance are grey too when colouring by steps.
+Cell (row i, column j) is the configuration (x = xs[j], y = ys[i]). Colour is the final loss (see
+map_values for its scale) or the steps/epochs to reach the tolerance; cells that diverged are left uncoloured
+on a grey ground and crossed in red, and cells that never reached the tolerance are grey too when colouring by steps.
 Clicking a cell calls ``on_click(i, j)`` (the window runs that configuration).
 """
 
@@ -22,25 +22,73 @@ COLOUR_BY = ("final_loss", "steps_to_tol")
 DIVERGED_COLOUR = "#d62728"
 GROUND = "#d9d9d9"
 MAX_TICKS = 8
+GAP_FLOOR = 1e-12  # gaps to the minimum below this are float noise: drawn as this
 
 
-def _ticks(values: list[float]) -> list[tuple[float, str]]:
-    """Return at most MAX_TICKS (cell index, value text) ticks along one axis."""
-    step = max(1, math.ceil(len(values) / MAX_TICKS))
-    return [(k, f"{values[k]:.3g}") for k in range(0, len(values), step)]
+def _nice(v: float) -> str:
+    """Return a short label for a round tick value (1e-4, 0.001 … 100, 1e+03 beyond)."""
+    if v == 0:
+        return "0"
+    return f"{v:.0e}".replace("e-0", "e-").replace("e+0", "e") if not 1e-3 <= abs(v) < 1e3 else f"{v:.4g}"
+
+
+def axis_ticks(low: float, high: float, n: int, log: bool) -> list[tuple[float, str]]:
+    """Return (cell position, label) ticks for an axis of ``n`` cells from ``low`` to ``high``.
+
+    Round values (decades on a log axis, 1-2-5 steps otherwise) sit where they fall between the cell
+    centres; the first and last cells get their own value too, unless a round tick lies within a cell of them.
+    """
+    if n <= 1 or high <= low:
+        return [(0.0, f"{low:.3g}")]
+    f = np.log10 if log else (lambda v: v)
+    a, b = float(f(low)), float(f(high))
+
+    def pos(v: float) -> float:
+        return (float(f(v)) - a) / (b - a) * (n - 1)
+
+    if log and b - a >= 1:
+        step = max(1, math.ceil((b - a) / MAX_TICKS))
+        nice = [10.0**e for e in range(math.ceil(a - 1e-9), math.floor(b + 1e-9) + 1, step)]
+    else:
+        span = (high - low) / 5
+        mag = 10 ** math.floor(math.log10(span))
+        unit = next(m * mag for m in (1, 2, 5, 10) if m * mag >= span)
+        nice = [k * unit for k in range(math.ceil(low / unit - 1e-9), math.floor(high / unit + 1e-9) + 1)]
+        nice = [0.0 if abs(v) < unit * 1e-9 else v for v in nice]
+    ticks = [(pos(v), _nice(v)) for v in nice if (not log or v > 0)]
+    for end, value in ((0, low), (n - 1, high)):
+        if all(abs(p - end) > 1.0 for p, _ in ticks):
+            ticks.append((float(end), f"{value:.3g}"))
+    return sorted(ticks)
 
 
 def map_values(result, colour_by: str) -> tuple[np.ndarray, str]:
-    """Return the (ny, nx) array drawn for ``colour_by`` (NaN = uncoloured) and its colour-bar label."""
+    """Return the (ny, nx) array drawn for ``colour_by`` (NaN = uncoloured) and its colour-bar label.
+
+    Final losses are drawn as log10 of their gap to the surface's known minimum (floored at GAP_FLOOR) when
+    that gap spans at least two decades, as log10 of the loss when every loss is positive and spans two
+    decades, and as the loss itself on a linear scale otherwise; the label says which.
+    """
     diverged = result.diverged_at >= 0
     if colour_by == "steps_to_tol":
         values = result.steps_to_tol.astype(float)
         values[(result.steps_to_tol < 0) | diverged] = np.nan
         return values, f"{result.unit}s to within {result.tol:g} of {result.target:.4g}"
+    final = result.final_loss.astype(float)
+    final[diverged | ~np.isfinite(final)] = np.nan
+    shown = final[np.isfinite(final)]
+
+    def decades(v: np.ndarray) -> float:
+        return float(np.log10(v.max() / v.min())) if v.size and v.min() > 0 else 0.0
+
     with np.errstate(all="ignore"):
-        values = np.log10(np.maximum(result.final_loss.astype(float) - min(0.0, result.target), 1e-300))
-    values[diverged | ~np.isfinite(values)] = np.nan
-    return values, "log10 final loss"
+        if getattr(result, "target_known", False) and np.isfinite(result.target):
+            gap = np.maximum(final - result.target, GAP_FLOOR)
+            if decades(gap[np.isfinite(gap)]) >= 2:
+                return np.log10(gap), f"log10(final loss − minimum {result.target:.4g}), floor {GAP_FLOOR:g}"
+        if shown.size and shown.min() > 0 and decades(shown) >= 2:
+            return np.log10(final), "log10 final loss"
+    return final, "final loss"
 
 
 class ConvergenceMapChart:
@@ -88,8 +136,8 @@ class ConvergenceMapChart:
         self.crosses.setData(j.astype(float), i.astype(float))
         self.plot.setLabel("bottom", result.x.field + (" (log)" if result.x.log else ""))
         self.plot.setLabel("left", result.y.field + (" (log)" if result.y.log else ""))
-        self.plot.getAxis("bottom").setTicks([_ticks(result.xs)])
-        self.plot.getAxis("left").setTicks([_ticks(result.ys)])
+        self.plot.getAxis("bottom").setTicks([axis_ticks(result.x.low, result.x.high, nx, result.x.log)])
+        self.plot.getAxis("left").setTicks([axis_ticks(result.y.low, result.y.high, ny, result.y.log)])
         self.plot.setXRange(-0.5, nx - 0.5, padding=0)
         self.plot.setYRange(-0.5, ny - 0.5, padding=0)
 

@@ -102,6 +102,16 @@ class SideLegend(pg.LegendItem):
         ev.ignore()  # it lives in the layout: dragging it over the data would defeat its purpose
 
 
+EMPTY_X = (0.0, 10.0)  # the epochs shown before any data: a plain 0…10 axis, not pyqtgraph's 0…1 in milli-units
+
+
+def show_empty(plot: pg.PlotItem, log_y: bool = False) -> None:
+    """Give an empty ``plot`` a clean default view (epochs 0…10; y 0…1, or 0.001…1 on a log axis, where a
+    single decade would show bare 2…9 minor labels); auto-range stays on so the first data fits. Returns nothing."""
+    plot.setRange(xRange=EMPTY_X, yRange=(-3.0, 0.0) if log_y else (0.0, 1.0), padding=0)
+    plot.enableAutoRange()
+
+
 def _positive(values: np.ndarray) -> np.ndarray:
     """Non-positive values become NaN (gaps): a log axis has no place for them."""
     return np.where(values > 0, values, np.nan)
@@ -125,7 +135,9 @@ class LineChart:
         plot.setLabel("left", ylabel)
         if grid:  # grid lines are repainted with the axes and cost ~5 ms per axis per frame: static charts only
             plot.showGrid(x=True, y=True, alpha=0.25)
-        plot.getAxis("left").enableAutoSIPrefix(False)  # 0.1 reads as 0.1, not "100 (x0.001)"
+        for side in ("left", "bottom"):
+            plot.getAxis(side).enableAutoSIPrefix(False)  # 0.1 reads as 0.1, not "100 (x0.001)"
+        show_empty(plot)
         self.legend = SideLegend(plot) if legend else None  # beside the plot, never over the curves
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.bands: dict[str, pg.FillBetweenItem] = {}
@@ -153,6 +165,8 @@ class LineChart:
             curve.setPen(pen)
             curve.setData(x, shown, connect="finite")
         self.data[name] = (x, y)
+        if x.size == 0 and all(xs.size == 0 for xs, _ in self.data.values()):
+            show_empty(self.plot, self.log_y)  # emptied (a new run): not the old run's range around nothing
         if band is not None:
             lo, hi = (np.asarray(b, dtype=float) for b in band)
             c = QtGui.QColor(colour)
@@ -196,6 +210,7 @@ class LineChart:
         if self.legend is not None:
             self.legend.clear()
         self.curves, self.bands, self.band_data, self.data = {}, {}, {}, {}
+        show_empty(self.plot, self.log_y)
 
     def set_log_y(self, on: bool) -> None:
         """Switch the y axis between linear and log scale; non-positive values become gaps on a log axis."""
@@ -206,7 +221,10 @@ class LineChart:
             curve.setData(x, _positive(y) if self.log_y else y, connect="finite")
         for name, fill in self.bands.items():
             fill.setCurves(*self._band_curves(name))
-        self.fit_y()
+        if self.curves:
+            self.fit_y()
+        else:
+            show_empty(self.plot, self.log_y)
 
     def table(self) -> tuple[list[str], list[list]]:
         """Return (header, rows) of the drawn data for CSV export: series, x, y."""
@@ -222,6 +240,9 @@ class TwinChart:
         plot.setTitle(title)
         plot.setLabel("bottom", "epoch")
         plot.setLabel("left", "loss", color=style.PALETTE[1])
+        for side in ("left", "bottom"):
+            plot.getAxis(side).enableAutoSIPrefix(False)
+        show_empty(plot)
         self.legend = SideLegend(plot, place="bottom", columns=2)  # below the plot, never over the curves
         self.log_loss = False
         self.right = pg.ViewBox()
@@ -285,6 +306,8 @@ class TwinChart:
                 curve.hide()
                 self.legend.removeItem(curve)  # no test set: no empty legend entries
             self.data[name] = (epochs, ys)
+        if not len(epochs):
+            show_empty(self.plot, self.log_loss)
         self._sync()
 
     def set_log_loss(self, on: bool) -> None:
@@ -297,7 +320,10 @@ class TwinChart:
                 epochs, ys = self.data[name]
                 if np.isfinite(ys).any():
                     self.curves[name].setData(epochs, _positive(ys) if self.log_loss else ys, connect="finite")
-        self.plot.enableAutoRange(axis="y")
+        if any(np.isfinite(ys).any() for _, ys in self.data.values()):
+            self.plot.enableAutoRange(axis="y")
+        else:
+            show_empty(self.plot, self.log_loss)
 
     def set_diverged(self, epoch: int | None) -> None:
         """Mark the epoch where the run diverged with a red dashed line and a label (None hides it)."""

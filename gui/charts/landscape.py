@@ -148,6 +148,83 @@ def render_landscape(ls, path: str | Path, size: tuple[int, int] = (1000, 1150))
         widget.deleteLater()
 
 
+class TwoRunCharts:
+    """The comparison plane on one pg.GraphicsLayout: the contour through the shared start and both ends with
+    each run's path in its colour, then their real-vs-projected losses and off-plane ratios. ``set_two_runs``
+    draws a TwoRunLandscape (again and again: the items of the previous one are removed)."""
+
+    def __init__(self, layout: pg.GraphicsLayout):
+        self.map_plot = layout.addPlot(row=0, col=0, colspan=2)
+        self.legend = self.map_plot.addLegend(offset=(10, 10))
+        self.contour = ContourMap(self.map_plot)
+        self.map_plot.setAspectLocked(True)
+        self.loss_chart = LineChart(
+            layout.addPlot(row=1, col=0), "loss: real (solid) vs projected (dashed)", "epoch", "loss"
+        )
+        self.ratio_chart = LineChart(
+            layout.addPlot(row=1, col=1), "off-plane distance / distance from start", "epoch", "ratio", legend=False
+        )
+        self.paths: list[PathItems] = []
+        self.landscape, self.names = None, []
+        layout.layout.setRowStretchFactor(0, 3)
+        layout.layout.setRowStretchFactor(1, 1)
+
+    def set_two_runs(self, tl, names: list[str], colours: list[str] | None = None) -> None:
+        """Draw ``tl`` (a TwoRunLandscape) with the runs called ``names``, in ``colours`` (default the palette's
+        first two; the window passes each run's colour in the comparison's other charts); returns nothing."""
+        self.clear()
+        self.landscape, self.names = tl, list(names)
+        plot = self.map_plot
+        losses = np.concatenate([np.concatenate([r.path_loss, r.projected_loss]) for r in tl.runs])
+        finite = tl.loss[np.isfinite(tl.loss)]
+        top = float(finite.max()) if finite.size else 1.0
+        cap = min(top, 3 * float(np.nanmax(losses))) if np.isfinite(losses).any() else top
+        self.contour.set_surface(tl.alphas, tl.betas, np.minimum(tl.loss, cap))
+        capped = f" (colours capped at {cap:.3g})" if cap < top else ""
+        plot.setTitle(f"plane through the shared start and both ends{capped}")
+        plot.setLabel("bottom", f"α (1 = the end of {names[0]})")
+        plot.setLabel("left", "β")
+        for k, (run, name) in enumerate(zip(tl.runs, names)):
+            colour = colours[k] if colours else style.colour(k)
+            items = PathItems(plot, colour, name, legend=True, stars=(16, 18))
+            coords = run.projection.coords
+            items.set_path(coords[:, 0], coords[:, 1], None)
+            items.show()
+            self.paths.append(items)
+            epochs = np.asarray(run.epochs, dtype=float)
+            self.loss_chart.set_series(f"{name}", epochs, run.path_loss, colour)
+            self.loss_chart.set_series(f"{name} projected", epochs, run.projected_loss, colour, dashed=True)
+            ratio = np.where(run.projection.distance > 0, run.projection.ratio, np.nan)
+            self.ratio_chart.set_series(name, epochs, ratio, colour)
+        self.loss_chart.fit_y()
+        self.ratio_chart.plot.setYRange(0, 1.05, padding=0)
+
+    def clear(self) -> None:
+        """Remove both paths, the contour and the curves; returns nothing."""
+        for items in self.paths:
+            items.remove()
+        self.paths, self.landscape, self.names = [], None, []
+        self.legend.clear()
+        self.contour.image.clear()
+        self.contour.lines.setData([], [])
+        self.loss_chart.clear()
+        self.ratio_chart.clear()
+
+    def table(self) -> tuple[list[str], list[list]]:
+        """Return (header, rows) for CSV: the loss grid, then each run's projected path with its losses."""
+        tl = self.landscape
+        if tl is None:
+            return ["alpha", "beta", "loss", "run", "epoch", "off_plane_ratio", "projected_loss"], []
+        rows = [[float(a), float(b), float(tl.loss[i, j]), "", "", "", ""] for i, b in enumerate(tl.betas)
+                for j, a in enumerate(tl.alphas)]  # fmt: skip
+        for run, name in zip(tl.runs, self.names):
+            p = run.projection
+            for k, e in enumerate(run.epochs):
+                rows.append([float(p.coords[k, 0]), float(p.coords[k, 1]), float(run.path_loss[k]), name, int(e),
+                             float(p.ratio[k]), float(run.projected_loss[k])])  # fmt: skip
+        return ["alpha", "beta", "loss", "run", "epoch", "off_plane_ratio", "projected_loss"], rows
+
+
 def render_two_runs(tl, names: list[str], path: str | Path, size: tuple[int, int] = (1000, 1050)) -> Path:
     """Write the comparison plane (a TwoRunLandscape): the contour with both runs' paths in their colours, their
     real-vs-projected losses and their off-plane ratios, to a PNG; return its path."""
@@ -158,37 +235,7 @@ def render_two_runs(tl, names: list[str], path: str | Path, size: tuple[int, int
     widget = pg.GraphicsLayoutWidget()
     widget.resize(*size)
     layout = widget.ci
-    plot = layout.addPlot(row=0, col=0, colspan=2)
-    plot.addLegend(offset=(10, 10))
-    contour = ContourMap(plot)
-    plot.setAspectLocked(True)
-    losses = np.concatenate([np.concatenate([r.path_loss, r.projected_loss]) for r in tl.runs])
-    finite = tl.loss[np.isfinite(tl.loss)]
-    top = float(finite.max()) if finite.size else 1.0
-    cap = min(top, 3 * float(np.nanmax(losses))) if np.isfinite(losses).any() else top
-    contour.set_surface(tl.alphas, tl.betas, np.minimum(tl.loss, cap))
-    capped = f" (colours capped at {cap:.3g})" if cap < top else ""
-    plot.setTitle(f"plane through the shared start and both ends{capped}")
-    plot.setLabel("bottom", f"α (1 = the end of {names[0]})")
-    plot.setLabel("left", "β")
-    loss_chart = LineChart(layout.addPlot(row=1, col=0), "loss: real (solid) vs projected (dashed)", "epoch", "loss")
-    ratio_chart = LineChart(
-        layout.addPlot(row=1, col=1), "off-plane distance / distance from start", "epoch", "ratio", legend=False
-    )
-    for k, (run, name) in enumerate(zip(tl.runs, names)):
-        colour = style.colour(k)
-        items = PathItems(plot, colour, name, legend=True, stars=(16, 18))
-        coords = run.projection.coords
-        items.set_path(coords[:, 0], coords[:, 1], None)
-        items.show()
-        epochs = np.asarray(run.epochs, dtype=float)
-        loss_chart.set_series(f"{name}", epochs, run.path_loss, colour)
-        loss_chart.set_series(f"{name} projected", epochs, run.projected_loss, colour, dashed=True)
-        ratio = np.where(run.projection.distance > 0, run.projection.ratio, np.nan)
-        ratio_chart.set_series(name, epochs, ratio, colour)
-    ratio_chart.plot.setYRange(0, 1.05, padding=0)
-    layout.layout.setRowStretchFactor(0, 3)
-    layout.layout.setRowStretchFactor(1, 1)
+    TwoRunCharts(layout).set_two_runs(tl, names)
     layout.setGeometry(QtCore.QRectF(0, 0, *size))
     layout.layout.activate()
     try:

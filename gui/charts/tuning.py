@@ -1,7 +1,8 @@
 """The learning-rate sweep chart (as fastai's lr_find): the criterion against the rate, one line per optimizer.
 
 The rate axis is logarithmic. Each optimizer is drawn in its own colour, its chosen rate as a star, and
-the rates that diverged as crosses along the top edge (they have no loss to plot).
+the rates that diverged as crosses along the top edge (they have no loss to plot). The legend sits below
+the plot and notes a rate chosen at an end of the grid, or among tied rates (engine.tuning.rate_notes).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 
 from engine.optimizers import OPTIMIZERS, optimizer_colour
+from engine.tuning import rate_notes
 
 DIVERGED_COLOUR = "#d62728"
 
@@ -26,7 +28,10 @@ class TuningChart:
         plot.setLabel("bottom", "learning rate (log)")
         plot.showGrid(x=True, y=True, alpha=0.25)
         plot.setLogMode(x=True, y=False)
-        self.legend = plot.addLegend(offset=(-10, 10))
+        # below the plot, not over it: the diverged crosses run along the top edge and the curves fill the rest
+        self.legend = pg.LegendItem(colCount=2, labelTextColor="#222222")
+        plot.layout.addItem(self.legend, 4, 1)
+        self.notes: dict[str, str] = {}
         self.items: list = []
 
     def set_trials(self, trials, best: dict, criterion: str) -> None:
@@ -40,6 +45,7 @@ class TuningChart:
         log_y = bool(finite) and min(finite) > 0 and max(finite) / min(finite) > 100
         self.plot.setLogMode(x=True, y=log_y)
         top = max(finite) if finite else 1.0
+        self.notes = rate_notes(list(trials), best)
         crosses_x = []
         for oid in dict.fromkeys(t.optimizer for t in trials):
             own = sorted((t for t in trials if t.optimizer == oid), key=lambda t: t.lr)
@@ -48,7 +54,9 @@ class TuningChart:
             ys = np.array([t.value for t in own if math.isfinite(t.value)])
             name = OPTIMIZERS.get(oid).name
             chosen = best.get(oid)
-            label = f"{name}: lr {chosen:.3g}" if chosen is not None else f"{name}: every rate diverged"
+            label = f"{name}: lr {chosen:.3g}" if chosen is not None else name
+            if self.notes.get(oid):
+                label += f" ({self.notes[oid]})"
             line = self.plot.plot(xs, ys, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6, symbolBrush=colour)
             self.legend.addItem(line, label)
             self.items.append(line)
@@ -71,7 +79,7 @@ def render_tuning(trials, best: dict, criterion: str, path: str | Path, title: s
 
     ensure_app()
     widget = pg.GraphicsLayoutWidget()
-    widget.resize(900, 560)
+    widget.resize(900, 600)
     chart = TuningChart(widget.addPlot(), title)
     chart.set_trials(trials, best, criterion)
     chart.plot.layout.activate()  # never shown: lay the title and axis labels out now

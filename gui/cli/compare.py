@@ -67,7 +67,7 @@ def add_parser(sub) -> None:
     add_tune_options(p, "--tune-lr")
     add_animation_options(p, "epoch", "1200x560")
     add_format_option(p)
-    add_landscape_options(p)
+    add_landscape_options(p, comparison=True)
     p.set_defaults(handler=run_compare)
 
 
@@ -172,7 +172,7 @@ def run_compare(args) -> int:
     landscape = landscape_request(args)
     if landscape is not None and args.landscape_plane is not None:
         raise UserError(
-            "compare draws the plane through the shared start and the first two runs' ends", "landscape_plane"
+            "compare draws the plane through the shared start and the ends of its first and last run", "landscape_plane"
         )
     loaded = load_file(args)
     spec = loaded.comparison if loaded else None
@@ -243,7 +243,7 @@ def run_compare(args) -> int:
 
                 animate_comparison(results, names, animation)
             if tuned is not None:
-                write_tuning(out, tuned.trials, tuned.best, tuned.criterion)
+                write_tuning(out, tuned.trials, tuned.best, tuned.criterion, formats)
             if landscape is not None:
                 print(
                     write_two_run_landscape(comparison, landscape, out, cache.get(base.dataset_key())), file=sys.stderr

@@ -1,13 +1,16 @@
-"""`main.py train ... --landscape`: the trained network's loss landscape as landscape.json, .csv and .png.
+"""`main.py train ... --landscape`: the trained network's loss landscape as landscape.json, .csv and the chart.
 
 The flags are checked before training (``error: --landscape-grid: …``, exit 2). After training, the job
-(engine.training.landscape_job) runs with a progress bar on the weights recorded after every epoch.
+(engine.training.landscape_job) runs with a progress bar on the weights recorded after every epoch. The chart
+is written in every ``--format`` (landscape.png, landscape.svg).
 """
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -18,6 +21,7 @@ from engine.training.landscape import check_grid
 from engine.training.landscape_eval import loss_model
 from engine.training.landscape_job import landscape_job
 from gui.cli.driver import drive, progress
+from gui.cli.formats import chart_files, chart_path, parse_formats
 
 CLI_PLANES = ("random", "pca")
 DEFAULT_GRID = 31
@@ -30,16 +34,23 @@ class LandscapeRequest:
     grid: int
     span: float | None
     plane: str
+    formats: tuple[str, ...] = ("png",)  # the command's --format: the chart's files
 
 
-def add_landscape_options(p) -> None:
-    """Register --landscape, --landscape-grid, --landscape-span and --landscape-plane; returns nothing."""
+def add_landscape_options(p, comparison: bool = False) -> None:
+    """Register --landscape, --landscape-grid, --landscape-span and --landscape-plane (``comparison``: the
+    wording of `compare`, whose plane is fixed); returns nothing."""
     g = p.add_argument_group("loss landscape")
+    where = (
+        "the plane through the shared start and the ends of the first and the last run (of the first seed), "
+        "with both runs' paths on it"
+        if comparison
+        else "a plane around the final weights, with the path of every epoch projected onto it"
+    )
     g.add_argument(
         "--landscape",
         action="store_true",
-        help="also write landscape.json/.csv/.png: the training loss on a plane around the final weights, with "
-        "the path of every epoch projected onto it",
+        help=f"also write landscape.json/.csv and landscape.png (each --format): the training loss on {where}",
     )
     g.add_argument(
         "--landscape-grid",
@@ -90,7 +101,7 @@ def landscape_request(args) -> LandscapeRequest | None:
     plane = (args.landscape_plane or "random").strip()
     if plane not in CLI_PLANES:
         raise UserError(f"must be random or pca, not {args.landscape_plane!r}", "landscape_plane")
-    return LandscapeRequest(grid, span, plane)
+    return LandscapeRequest(grid, span, plane, parse_formats(getattr(args, "format", None)))
 
 
 def check_landscape_config(request: LandscapeRequest | None, cfg) -> None:
@@ -99,10 +110,40 @@ def check_landscape_config(request: LandscapeRequest | None, cfg) -> None:
         raise UserError("the loss landscape covers networks without batch norm", "landscape")
 
 
+def _render(draw: Callable, size: tuple[int, int], out: Staged, formats: tuple[str, ...]) -> Path:
+    """Draw a figure (``draw(layout)`` fills a pg.GraphicsLayout) at ``size`` and write it as landscape.<fmt> in
+    each of ``formats``, all at the same size; return the first file."""
+    import pyqtgraph as pg
+    from PySide6 import QtCore
+
+    from gui.charts.export import export_png, export_svg
+    from gui.charts.render import ensure_app
+
+    ensure_app()
+    widget = pg.GraphicsLayoutWidget()
+    widget.resize(*size)
+    draw(widget.ci)
+    widget.ci.setGeometry(QtCore.QRectF(0, 0, *size))  # never shown: lay it out at the figure's size now
+    widget.ci.layout.activate()
+    path = chart_path(out, "landscape", formats)
+    try:
+        written = [
+            export_svg(widget.ci, path.with_suffix(".svg"), "loss landscape", width=size[0])
+            if fmt == "svg"
+            else export_png(widget.ci, path.with_suffix(".png"), width=size[0])
+            for fmt in formats
+        ]
+    finally:
+        widget.close()
+        widget.deleteLater()
+    return written[0]
+
+
 def write_landscape(trainer, request: LandscapeRequest, out: Staged) -> str:
-    """Compute the landscape of the trained run and write landscape.json, landscape.csv and landscape.png;
-    return the one-line summary printed after training (raises KeyboardInterrupt when stopped)."""
-    from gui.charts.landscape import render_landscape
+    """Compute the landscape of the trained run and write landscape.json, landscape.csv and the chart in each
+    of the request's formats; return the one-line summary printed after training (raises KeyboardInterrupt
+    when stopped)."""
+    from gui.charts.landscape import LandscapeCharts
 
     path = getattr(trainer, "weight_path", None)
     if not path:
@@ -131,27 +172,31 @@ def write_landscape(trainer, request: LandscapeRequest, out: Staged) -> str:
         [[float(a), float(b), float(ls.loss[i, j])] for i, b in enumerate(ls.betas) for j, a in enumerate(ls.alphas)],
         out.path("landscape.csv"),
     )
-    render_landscape(ls, out.path("landscape.png"))
+    _render(lambda layout: LandscapeCharts(layout).set_landscape(ls), (1000, 1150), out, request.formats)
     print(f"landscape ({ls.loss.size} networks in {ls.seconds:.2f} s): {ls.summary()}", file=sys.stderr)
-    print("wrote landscape.json, landscape.csv, landscape.png", file=sys.stderr)
+    print(f"wrote landscape.json, landscape.csv, {chart_files(['landscape'], request.formats)}", file=sys.stderr)
     return ls.summary()
 
 
 def write_two_run_landscape(comparison, request: LandscapeRequest, out: Staged, data=None) -> str:
-    """For `compare ... --landscape`: the plane through the shared start and the first two runs' ends, both
-    paths on it; writes landscape.json, landscape.csv and landscape.png and returns a one-line summary.
+    """For `compare ... --landscape`: the plane through the shared start and the ends of the first and the last
+    run of the first seed, both paths on it; writes landscape.json, landscape.csv and the chart (each of the
+    request's formats) and returns a one-line summary.
 
     The two runs are trained again with their weights recorded (training is deterministic: they are the
     comparison's own runs). Raises UserError (field ``landscape``) with fewer than two runs.
     """
     from engine.training.landscape import layout
     from engine.training.landscape_compare import two_runs_job
-    from gui.charts.landscape import render_two_runs
+    from gui.charts.landscape import TwoRunCharts
 
     planned = comparison.runs()
     if len(planned) < 2:
         raise UserError("the comparison plane needs at least two runs", "landscape")
-    (label_a, _, cfg_a), (label_b, _, cfg_b) = planned[:2]
+    same_start = [run for run in planned if run[2].seed == planned[0][2].seed]  # identical initial weights
+    if len(same_start) < 2:
+        raise UserError("the comparison plane needs two runs with the same seed", "landscape")
+    (label_a, _, cfg_a), (label_b, _, cfg_b) = same_start[0], same_start[-1]  # the two most different routes
     names = [
         ", ".join(f"{k} {v}" for k, v in label.items()) or f"run {i + 1}" for i, label in enumerate((label_a, label_b))
     ]
@@ -171,7 +216,7 @@ def write_two_run_landscape(comparison, request: LandscapeRequest, out: Staged, 
         [[float(a), float(b), float(tl.loss[i, j])] for i, b in enumerate(tl.betas) for j, a in enumerate(tl.alphas)],
         out.path("landscape.csv"),
     )
-    render_two_runs(tl, names, out.path("landscape.png"))
+    _render(lambda layout: TwoRunCharts(layout).set_two_runs(tl, names), (1000, 1050), out, request.formats)
     ends = "; ".join(
         f"{r.name}: {r.epochs[-1]} epochs, loss {r.path_loss[-1]:.4g}, median off-plane ratio "
         f"{float(np.nanmedian(r.projection.ratio[1:-1])) if len(r.epochs) > 2 else 0.0:.2f}"

@@ -26,9 +26,8 @@ from engine.surface.functions import BUILTINS, get_surface, parse_domain
 from engine.surface.paths import MAX_STEPS, parse_point
 from gui.cli.driver import check_estimate, check_outputs, drive, load_file, memory_guard, progress, write_experiment
 from gui.cli.flags import Source, flag_for, parse_assignments
+from gui.cli.formats import add_format_option, parse_formats
 from gui.cli.options import add_training_options, number, run_data_shape, training_config, training_source
-
-FORMATS = ("png", "svg")
 
 
 def add_parser(sub) -> None:
@@ -53,16 +52,9 @@ def add_parser(sub) -> None:
     g.add_argument("--steps", help="surface: optimizer steps per cell (default 100)")
     g.add_argument("--tol", help="steps_to_tol counts the steps (epochs) to come within this of the target loss")
     g.add_argument("--color", choices=("final_loss", "steps_to_tol"), default="final_loss", help="what colours a cell")
-    g.add_argument("--format", default="png", help="chart formats: png, svg or png,svg (default png)")
+    add_format_option(g)
     add_training_options(p)
     p.set_defaults(handler=run_map)
-
-
-def _formats(text: str) -> list[str]:
-    formats = [f.strip().lower() for f in text.split(",") if f.strip()]
-    if not formats or any(f not in FORMATS for f in formats):
-        raise UserError(f"{text!r} must be png, svg or png,svg", "format")
-    return list(dict.fromkeys(formats))
 
 
 def _surface_map(args, x, y, token: Token):
@@ -134,7 +126,7 @@ def run_map(args) -> int:
     source = training_source(args, "training") if args.function is None else Source(None, "surface", (), flag_for)
     token = Token()
     try:
-        formats = _formats(args.format)
+        formats = parse_formats(args.format)
         x, y = parse_axis(args.x, "x"), parse_axis(args.y, "y")
         if args.function is not None:
             result, setup, settings = _surface_map(args, x, y, token)

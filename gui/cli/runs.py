@@ -4,6 +4,10 @@
 configuration and history); ``export`` writes a CSV (one row per run and epoch, of a sweep or of every run),
 or the experiment JSON of one run (``--run ID``, the training tab) or of a sweep (``--sweep ID``, the
 comparison tab with every stored run), which the window opens with its charts.
+
+The store is opened read-only: reading never writes to it, so it reads while a sweep writes, or from a
+read-only folder. The CSV has the columns of `compare`'s runs.csv (``lr`` the run's configured rate,
+``epoch_lr`` the epoch's), with ``run`` (the store's id), ``sweep`` and ``backend`` in front.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from pathlib import Path
 
 from engine.errors import UserError
 from engine.sweep.reopen import run_experiment, sweep_experiment
-from engine.sweep.store import RunStore, StoredRun, Sweep
+from engine.sweep.store import RunStore, RunSummary, StoredRun
+from engine.training.compare import tidy_table
 from engine.training.records import HISTORY_COLUMNS
 from gui.cli.flags import named
 from gui.cli.sweep_run import store_path
@@ -61,19 +66,19 @@ def run_runs(args) -> int:
     path = store_path(args)
     if not path.is_file():
         raise named(UserError(f"no run store at {path} (run `compare` first, or name one)"), "--store")
-    with RunStore(path) as store:
-        try:
+    try:
+        with RunStore(path, read_only=True) as store:
             if args.action == "list":
                 sweep = _id(args.sweep, "--sweep")
-                print(_runs_text(store.runs(store.sweep(sweep).id)) if sweep is not None else _sweeps_text(store))
+                print(_runs_text(store.summaries(store.sweep(sweep).id)) if sweep is not None else _sweeps_text(store))
             elif args.action == "show":
                 print(_show_text(store.run(_id(args.run, "RUN_ID"))))
             else:
                 _export(args, store)
-        except UserError as err:
-            if getattr(err, "flag", None) is None and err.field in ("run", "sweep"):
-                named(err, "RUN_ID" if args.action == "show" else f"--{err.field}")
-            raise
+    except UserError as err:
+        if getattr(err, "flag", None) is None and err.field in ("run", "sweep", "store"):
+            named(err, "RUN_ID" if args.action == "show" and err.field == "run" else f"--{err.field}")
+        raise
     return 0
 
 
@@ -95,27 +100,19 @@ def _sweeps_text(store: RunStore) -> str:
     lines = [f"{'sweep':>5}  {'started':16}  {'backend':7}  {'status':8}  {'runs':>9}  varied"]
     for s in sweeps:
         runs = f"{s.stored}/{s.planned}"
-        lines.append(f"{s.id:>5}  {_when(s.created):16}  {s.backend:7}  {s.status:8}  {runs:>9}  {_varied(s)}")
+        lines.append(f"{s.id:>5}  {_when(s.created):16}  {s.backend:7}  {s.status:8}  {runs:>9}  {s.varied()}")
     return "\n".join(lines)
 
 
-def _varied(s: Sweep) -> str:
-    text = "; ".join(f"{v['field']}={','.join(v['values'])}" for v in s.spec.get("vary", []))
-    seeds = s.spec.get("seeds") or []
-    sample = s.spec.get("sample") or 0
-    return text + (f"; seeds {','.join(map(str, seeds))}" if seeds else "") + (f"; sample {sample}" if sample else "")
-
-
-def _runs_text(runs: list[StoredRun]) -> str:
-    """Return the table of runs: id, sweep, label, seed, final loss, seconds, backend."""
+def _runs_text(runs: list[RunSummary]) -> str:
+    """Return the table of a sweep's runs: id, the sweep that trained it, seed, final loss, seconds, backend."""
     if not runs:
         return "no runs stored"
     lines = [f"{'run':>5}  {'sweep':>5}  {'seed':>6}  {'final loss':>10}  {'seconds':>8}  {'backend':7}  run"]
     for r in runs:
-        res = r.result
-        loss = "diverged" if res.diverged_at is not None else _num(r.final_loss)
+        loss = "diverged" if r.diverged_at is not None else _num(r.final_loss)
         lines.append(
-            f"{r.id:>5}  {r.sweep_id:>5}  {res.seed:>6}  {loss:>10}  {res.seconds:>8.3g}  {r.backend:7}  {res.name}"
+            f"{r.id:>5}  {r.trained_in:>5}  {r.seed:>6}  {loss:>10}  {r.seconds:>8.3g}  {r.backend:7}  {r.name}"
         )
     return "\n".join(lines)
 
@@ -139,6 +136,7 @@ def _show_text(r: StoredRun) -> str:
 
 def _export(args, store: RunStore) -> None:
     """Write the CSV or the experiment JSON that `runs export` asks for; returns nothing."""
+    from engine.experiment import save_experiment
     from engine.io import write_csv
 
     fmt = args.format or {".csv": "csv", ".json": "json"}.get(Path(args.out).suffix.lower())
@@ -151,18 +149,23 @@ def _export(args, store: RunStore) -> None:
                 UserError("the experiment JSON is of one run or one sweep: give --run ID or --sweep ID"), "--out"
             )
         exp = run_experiment(store.run(run_id)) if run_id is not None else sweep_experiment(store, sweep_id)
-        from engine.experiment import save_experiment
-
-        written = save_experiment(exp, args.out)
     else:
         runs = [store.run(run_id)] if run_id is not None else store.runs(store.sweep(sweep_id).id if sweep_id else None)
-        fields = list(dict.fromkeys(k for r in runs for k in r.result.label))
-        varied = [f"varied_{f}" if f in HISTORY_COLUMNS else f for f in fields]  # lr varied, lr per epoch
-        header = ["run", "sweep", *varied, "seed", "backend", *HISTORY_COLUMNS]
-        rows = [
-            [r.id, r.sweep_id, *[r.result.label.get(f) for f in fields], r.result.seed, r.backend, *h.row()]
-            for r in runs
-            for h in r.result.history
-        ]
-        written = write_csv(header, rows, args.out)
+        header, rows = export_table(runs)
+    try:
+        written = save_experiment(exp, args.out) if fmt == "json" else write_csv(header, rows, args.out)
+    except OSError as err:
+        raise named(UserError(f"cannot write {args.out}: {err.strerror or err}"), "--out") from None
+    except UserError as err:  # engine.io's atomic writes: 'cannot write PATH: why'
+        raise named(UserError(err.message), "--out") from None
     print(f"wrote {written}")
+
+
+def export_table(runs: list[StoredRun]) -> tuple[list[str], list[list]]:
+    """Return (header, rows) of the export CSV: runs.csv's table (engine.training.compare.tidy_table) with the
+    store's run id, the sweep that trained it and the backend in front."""
+    varied = list(dict.fromkeys(k for r in runs for k in r.result.label))
+    header, rows = tidy_table([r.result for r in runs], varied)
+    return ["run", "sweep", "backend", *header[1:]], [
+        [runs[row[0]].id, runs[row[0]].sweep_id, runs[row[0]].backend, *row[1:]] for row in rows
+    ]

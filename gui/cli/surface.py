@@ -273,7 +273,9 @@ def run(args) -> int:
         token = Token()
         steps = settings.steps
         settings.tuning = tuning_settings(args, loaded.surface.tuning if loaded else None, source)
-        specs, tuned = tune_surface_settings(settings, surface, starts) if args.tune else (settings.specs(), None)
+        specs, tuned = (
+            tune_surface_settings(settings, surface, starts, source) if args.tune else (settings.specs(), None)
+        )
         job = paths_job(surface, specs, starts, steps, settings.scheduler, settings.scheduler_params, token)
         with progress(steps, "surface", "step") as bar:
             paths = drive(job, token, lambda p: bar.update(p.step - bar.n))
@@ -315,7 +317,7 @@ def run(args) -> int:
                 formats=formats,
             )
             if tuned is not None:
-                write_tuning(out, tuned.trials, tuned.best, tuned.criterion)
+                write_tuning(out, tuned.trials, tuned.best, tuned.criterion, formats)
             if animation is not None:
                 from gui.cli.animate import animate_surface
 
@@ -324,7 +326,7 @@ def run(args) -> int:
         raise source.name(err) from None
     for p in paths:
         end = ", ".join(f"{v:.4g}" for v in p.points[-1])
-        state = f"diverged at step {p.diverged_at}" if p.diverged_at is not None else f"f = {p.losses[-1]:.6g}"
+        state = p.ending() or f"f = {p.losses[-1]:.6g}"
         print(f"{p.optimizer:>9} from start {p.start_index}: ends at ({end}), {state}")
     print(f"wrote paths.json, paths.csv, {chart_files(['surface'], formats)}, experiment.json to {out.out}")
     return 0

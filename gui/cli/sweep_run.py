@@ -1,8 +1,13 @@
-"""`compare`'s sweep options: --sample, --grid-fields, --backend, --ray-address, --store and --resume.
+"""`compare`'s sweep options: --sample, --grid-fields, --backend, --ray-address, --store, --no-store, --resume.
 
 ``run_sweep`` trains the planned runs on the chosen backend with a progress bar (runs done out of total, the
 rate, the time left), writes each finished run to the run store as it finishes, and with ``--resume`` takes
-runs already stored with the same configuration and seed from the store instead of training them again.
+runs already stored with the same configuration and seed from the store instead of training them again (and
+lists them in the new sweep too).
+
+The store never blocks a comparison: ``check_sweep_options`` opens it before any data is loaded. When it
+cannot be opened, ``--store``/``--resume`` end with ``error: --store: …``; without them the comparison trains
+unstored after a one-line warning.
 """
 
 from __future__ import annotations
@@ -48,6 +53,11 @@ def add_sweep_options(p) -> None:
         help=f"the run store (SQLite) every finished run goes into; default {default_store_path()}",
     )
     p.add_argument(
+        "--no-store",
+        action="store_true",
+        help="do not write the runs into the run store (History and `runs` will not list them)",
+    )
+    p.add_argument(
         "--resume",
         action="store_true",
         help="skip runs already in the store with the same configuration and seed (their stored results count)",
@@ -87,6 +97,7 @@ def check_sweep_options(args, names: list[str]) -> tuple[str, str] | None:
                 check_reachable(address)  # before any data is loaded: Ray would retry for minutes
             except UserError as err:
                 raise named(err, "--ray-address") from None
+    check_store(args)
     if args.grid_fields is not None:
         try:
             return parse_grid_fields(args.grid_fields, names)
@@ -104,39 +115,46 @@ def store_path(args) -> Path:
     return default_store_path()
 
 
+def check_store(args) -> None:
+    """Open the run store once before any work (returns nothing). A store that cannot be opened is an error
+    (``--store``) when --store or --resume named it; otherwise it is warned about and ``args.no_store`` set."""
+    if args.no_store:
+        for flag, given in (("--store", args.store is not None), ("--resume", args.resume)):
+            if given:
+                raise named(UserError("needs the run store: drop --no-store"), flag)
+        return
+    try:
+        RunStore(store_path(args)).close()
+    except UserError as err:
+        if args.store is not None or args.resume:
+            raise named(err, "--store") from None
+        print(f"warning: these runs will not be stored ({err.message}); --no-store silences this", file=sys.stderr)
+        args.no_store = True
+
+
 def run_sweep(args, comparison, planned: list, spec: dict, cache: dict) -> list[RunResult]:
     """Train ``planned`` on --backend, storing each run as it ends; return every run's result in plan order.
 
-    With --resume, runs stored with the same configuration hash are read back instead of trained. Raises
-    KeyboardInterrupt after Ctrl+C (the runs finished by then are stored); failed runs are warned about, and
-    raise UserError only when no run is left to show.
+    With --resume, runs stored with the same configuration hash are read back instead of trained (and listed
+    in this sweep). Raises KeyboardInterrupt after Ctrl+C (the runs finished by then are stored); failed runs
+    are warned about, and raise UserError only when no run is left to show.
     """
+    results: dict[int, RunResult] = {}
+    if args.no_store:
+        snap = _train(args, comparison, planned, list(range(len(planned))), None, None, results, cache)
+        return _finish(snap, planned, results)
     try:
         store = RunStore(store_path(args))
     except UserError as err:
         raise named(err, "--store") from None
     with store:
-        results: dict[int, RunResult] = {}
-        if args.resume:
-            stored = store.stored_hashes()
-            for i, (_, _, cfg) in enumerate(planned):
-                hit = stored.get(config_hash(cfg))
-                if hit is not None:
-                    label, seed, _ = planned[i]
-                    results[i] = RunResult(
-                        label,
-                        seed,
-                        cfg,
-                        hit.result.history,
-                        hit.result.path,
-                        hit.result.seconds,
-                        hit.result.diverged_at,
-                    )
+        reused = _reuse(store, planned, results) if args.resume else []
         todo = [i for i in range(len(planned)) if i not in results]
         if args.resume:
             print(f"resume: {len(results)} of {len(planned)} runs already stored in {store.path}", file=sys.stderr)
         earlier = [s for s in store.sweeps() if s.spec == spec] if args.resume else []  # resume continues it
         sweep_id = earlier[-1].id if earlier else store.begin_sweep(spec, args.backend, len(planned))
+        store.link_runs(sweep_id, reused)  # a new sweep lists the runs it took from earlier ones
         status = "stopped"
         snap = None
         try:
@@ -145,6 +163,24 @@ def run_sweep(args, comparison, planned: list, spec: dict, cache: dict) -> list[
             status = "failed" if snap is not None and snap.failed else "finished"
         finally:
             store.end_sweep(sweep_id, status)
+    return _finish(snap, planned, results)
+
+
+def _reuse(store: RunStore, planned: list, results: dict) -> list[int]:
+    """Put the runs stored with a planned run's configuration into ``results``; return their store ids."""
+    stored = store.stored_hashes()
+    ids = []
+    for i, (label, seed, cfg) in enumerate(planned):
+        hit = stored.get(config_hash(cfg))
+        if hit is not None:
+            res = hit.result
+            results[i] = RunResult(label, seed, cfg, res.history, res.path, res.seconds, res.diverged_at)
+            ids.append(hit.id)
+    return ids
+
+
+def _finish(snap, planned: list, results: dict) -> list[RunResult]:
+    """Warn about failed runs (raise UserError when none is left to show); return the results in plan order."""
     if snap is not None and snap.failed:
         for line in snap.errors:
             print(f"warning: {line}", file=sys.stderr)
@@ -161,8 +197,9 @@ def _train(args, comparison, planned, todo, store, sweep_id, results, cache):
     token = Token()
 
     def keep(k: int, result: RunResult) -> None:
-        """Store one finished run at once and keep it; returns nothing."""
-        store.add_run(sweep_id, result, args.backend)
+        """Store one finished run at once (without --no-store) and keep it; returns nothing."""
+        if store is not None:
+            store.add_run(sweep_id, result, args.backend)
         results[todo[k]] = result
 
     last = []
@@ -181,6 +218,8 @@ def _train(args, comparison, planned, todo, store, sweep_id, results, cache):
         try:
             drive(job, token, advance)
         except UserError as err:
+            if err.field == "store":  # a write failed (disk full, locked): the runs stored so far are kept
+                raise named(err, "--store") from None
             raise named(err, "--ray-address" if err.field == "ray_address" else "--backend") from None
     return last[0] if last else None
 

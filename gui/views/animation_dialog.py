@@ -6,25 +6,36 @@ which the window's JobRunner runs in a worker thread and which writes the file u
 stops the job's token: the temporary file is removed and nothing appears under the chosen name. At most
 ``QUEUE_FRAMES`` frames wait in the queue, so a long animation is never held in memory.
 
-A training animation retrains the run from its start with the same configuration (same seed, same result: see
-engine/training), in a third job, because the decision regions of past epochs are not kept; its frames come
-through a second queue.
+What each view draws, and the retraining behind a training animation (in a third job, its frames through a
+second queue), is in gui/views/animation_sources.py.
+
+An export ends with exactly one signal: ``finished`` (the path, or None when cancelled) or ``failed`` (a message).
+A failure while drawing (or retraining) stops the encoder, whose job then ends as stopped: that end is not
+reported again. The dialog listens to the export it started last only: the late end of an earlier one (a failed
+export still stopping when the next one starts) changes nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import queue
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
-from engine.animation import DEFAULT_FPS, MAX_FPS, animation_format, check_fps, frame_count, frame_steps, parse_size
+from engine.animation import DEFAULT_FPS, MAX_FPS, animation_format, check_fps, frame_count, parse_size
 from engine.errors import UserError
 from gui.charts.animation import encode_job
+from gui.views.animation_sources import (
+    POLL_S,
+    QUEUE_FRAMES,
+    comparison_builder,
+    surface_builder,
+    training_builder,
+)
+from gui.views.default_paths import default_file
 
-QUEUE_FRAMES = 4
-POLL_S = 0.05
 FULL_MS = 5
 WAIT_MS = 15  # the drawing timer's pace while it waits for a training frame (not a busy loop)
 
@@ -46,20 +57,23 @@ def _queued(q: queue.Queue, token) -> Iterator:
 class AnimationExport(QtCore.QObject):
     """One export: draws ``figure`` at each state (GUI thread) and feeds the encoder job (worker thread).
 
-    ``states`` is an iterator of states, or a function of nothing returning the next state (None at the end)
-    without blocking. ``finished`` carries the path written, None when cancelled; ``failed`` a message.
+    ``states`` is an iterator of states, or a function of nothing returning the next state (None while none is
+    ready, StopIteration at the end) without blocking. ``jobs``: the handles of jobs that make the states (a
+    retraining), stopped with the export. One of ``finished`` (the path written, None when cancelled) or
+    ``failed`` (a message) is emitted, once.
     """
 
     progressed = QtCore.Signal(int, int)
     finished = QtCore.Signal(object)
     failed = QtCore.Signal(str)
 
-    def __init__(self, runner, figure, states, count: int, path, fps: int, settle=None, parent=None):
+    def __init__(self, runner, figure, states, count: int, path, fps: int, settle=None, parent=None, jobs=()):
         super().__init__(parent)
-        self.figure, self.count = figure, count
+        self.figure, self.count, self.jobs = figure, count, list(jobs)
         self.frames: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
         self._next: Callable = states if callable(states) else _from_iterator(iter(states))
         self._ended = False
+        self._failed = False
         if settle is not None:
             figure.show(settle)
             figure.qimage()
@@ -87,8 +101,7 @@ class AnimationExport(QtCore.QObject):
             self.frames.put(None)
             return
         except UserError as err:
-            self.cancel()
-            self.failed.emit(err.message)
+            self._fail(err.message)
             return
         self.timer.setInterval(WAIT_MS if state is None else 0)
         if state is None:
@@ -97,17 +110,27 @@ class AnimationExport(QtCore.QObject):
             self.figure.show(state)
             self.frames.put(self.figure.image())
         except Exception as err:  # noqa: BLE001 — a drawing bug ends the export with a message, not a crash
-            self.cancel()
-            self.failed.emit(f"internal error while drawing a frame ({type(err).__name__}: {err})")
+            self._fail(f"internal error while drawing a frame ({type(err).__name__}: {err})")
 
     def cancel(self) -> None:
-        """Stop drawing and stop the encoder: nothing is left under the chosen name."""
+        """Stop drawing, the encoder and the jobs making the states: nothing is left under the chosen name."""
         self.timer.stop()
         self.handle.stop()
+        for job in self.jobs:
+            job.stop()
+
+    def _fail(self, message: str) -> None:
+        self._failed = True  # the encoder now ends as stopped: _done must not report that as a cancel
+        self.cancel()
+        self.failed.emit(message)
 
     def _done(self, handle) -> None:
         self.timer.stop()
         self.figure.close()
+        for job in self.jobs:
+            job.stop()
+        if self._failed:
+            return  # already reported
         if handle.error is not None:
             self.failed.emit(handle.error.message)
         else:
@@ -116,52 +139,6 @@ class AnimationExport(QtCore.QObject):
 
 def _from_iterator(states: Iterator) -> Callable:
     return lambda: next(states)
-
-
-def training_states(runner, config, every: int) -> tuple[Callable, object]:
-    """Start retraining ``config`` from its start in a job that queues a TrainingFrame per drawn epoch; return
-    (a function giving the next frame, None while none is ready, StopIteration at the end; the job's handle)."""
-    from engine.animation import training_frames
-    from engine.training.jobs import prepare_job
-
-    frames: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
-
-    def job(token):
-        trainer = yield from prepare_job(config, token)
-        if trainer is None:
-            return None
-        for frame in training_frames(trainer, token, every):
-            while not token.stopped:
-                try:
-                    frames.put(frame, timeout=POLL_S)
-                    break
-                except queue.Full:
-                    continue
-            yield frame.frame
-        while not token.stopped:
-            try:
-                frames.put(StopIteration, timeout=POLL_S)
-                break
-            except queue.Full:
-                continue
-        return None
-
-    handle = runner.start("animation frames", job)
-
-    def next_state():
-        if handle.error is not None:
-            raise handle.error
-        try:
-            item = frames.get_nowait()
-        except queue.Empty:
-            if handle.done:
-                raise StopIteration from None
-            return None
-        if item is StopIteration:
-            raise StopIteration
-        return item
-
-    return next_state, handle
 
 
 class AnimationDialog(QtWidgets.QDialog):
@@ -177,7 +154,8 @@ class AnimationDialog(QtWidgets.QDialog):
         self.written: Path | None = None
         unit = "step" if kind == "surface" else "epoch"
         form = QtWidgets.QFormLayout()
-        self.path = QtWidgets.QLineEdit(f"{kind}.gif")
+        self.path = QtWidgets.QLineEdit(str(default_file(f"{kind}.gif")))  # in full: the user sees where
+        self.path.setMinimumWidth(min(640, self.path.fontMetrics().horizontalAdvance(self.path.text()) + 24))
         self.path.setToolTip("A .gif (slides, web pages) or .mp4 (H.264) file")
         browse = QtWidgets.QPushButton("Browse…")
         browse.clicked.connect(self._browse)
@@ -254,21 +232,27 @@ class AnimationDialog(QtWidgets.QDialog):
         """Check the options, build the figure and start the export; errors are shown in the dialog."""
         if self.export is not None:
             return
+        jobs = getattr(self, "extra_jobs", [])
+        known = len(jobs)
         try:
             path, fps, every, size = self.options()
             figure, states, count, settle = self.build(size, every, self.losses.isChecked())
-            self.export = AnimationExport(self.runner, figure, states, count, path, fps, settle, self)
+            export = AnimationExport(self.runner, figure, states, count, path, fps, settle, self, jobs[known:])
         except UserError as err:
+            for job in jobs[known:]:
+                job.stop()
             self._show_error(err.message)
             return
+        self.export = export
         self.progress.setRange(0, count)
         self.progress.setValue(0)
         self.status.setStyleSheet("")
         self.status.setText(f"Writing {path}…")
         self.start_button.setEnabled(False)
-        self.export.progressed.connect(lambda done, total: self.progress.setValue(done))
-        self.export.finished.connect(self._finished)
-        self.export.failed.connect(self._failed)
+        # each slot is told which export spoke: one that is no longer self.export is ignored
+        export.progressed.connect(functools.partial(self._progressed, export))
+        export.finished.connect(functools.partial(self._finished, export))
+        export.failed.connect(functools.partial(self._failed, export))
 
     def cancel(self) -> None:
         """Cancel a running export (nothing is written), or close the dialog."""
@@ -280,7 +264,13 @@ class AnimationDialog(QtWidgets.QDialog):
         else:
             self.reject()
 
-    def _finished(self, path) -> None:
+    def _progressed(self, export: AnimationExport, done: int, _total: int) -> None:
+        if export is self.export:
+            self.progress.setValue(done)
+
+    def _finished(self, export: AnimationExport, path) -> None:
+        if export is not self.export:
+            return
         self.export = None
         self.start_button.setEnabled(True)
         if path is None:
@@ -290,7 +280,9 @@ class AnimationDialog(QtWidgets.QDialog):
         self.status.setText(f"Wrote {path}")
         self.accept()
 
-    def _failed(self, message: str) -> None:
+    def _failed(self, export: AnimationExport, message: str) -> None:
+        if export is not self.export:
+            return
         self.export = None
         self.start_button.setEnabled(True)
         self._show_error(message)
@@ -298,68 +290,6 @@ class AnimationDialog(QtWidgets.QDialog):
     def _show_error(self, message: str) -> None:
         self.status.setStyleSheet("color: #b00000;")
         self.status.setText(message)
-
-
-def surface_builder(view) -> tuple[int, Callable] | None:
-    """Return (steps, build) for the surface view's race, or None when no paths are drawn yet."""
-    if getattr(view, "paths", None) is None or not view.paths:
-        return None
-    from gui.charts.figures import SurfaceFigure
-
-    steps = max(len(p.losses) - 1 for p in view.paths)
-
-    def build(size, every, losses):
-        figure = SurfaceFigure(
-            view.surface,
-            view.paths,
-            log=view.log_scale.isChecked(),
-            notebook=view.controls.notebook_markers.isChecked(),
-            losses=losses,
-            size=size,
-            scene=view.scene,
-        )
-        return figure, iter(frame_steps(steps, every)), frame_count(steps, every), steps
-
-    return steps, build
-
-
-def comparison_builder(view) -> tuple[int, Callable] | None:
-    """Return (epochs, build) for the comparison view's results, or None when there are none."""
-    if not getattr(view, "results", None):
-        return None
-    from gui.charts.figures import CurvesFigure, comparison_panels
-
-    results, names = list(view.results), list(view.varied)
-    epochs = max(len(r.history) - 1 for r in results)
-
-    def build(size, every, _losses):
-        panels, which = comparison_panels(results, names)
-        figure = CurvesFigure(panels, size, f"{which} curves, varying {' and '.join(names)}")
-        return figure, iter(frame_steps(epochs, every)), frame_count(epochs, every), epochs
-
-    return epochs, build
-
-
-def training_builder(view, runner, jobs: list) -> tuple[int, Callable] | None:
-    """Return (epochs, build) retraining the training view's run from its start, or None without a run."""
-    trainer = getattr(view, "trainer", None)
-    if trainer is None:
-        return None
-    from gui.charts.figures import TrainingFigure
-
-    config = trainer.config
-    epochs = config.epochs
-
-    def build(size, every, _losses):
-        next_state, handle = training_states(runner, config, every)
-        jobs.append(handle)
-        panel = getattr(view, "landscape", None)  # the landscape, when the panel shows one of this run
-        shown = panel is not None and panel.enabled.isChecked() and panel.charts.landscape is not None
-        landscape = panel.charts.landscape if shown else None
-        figure = TrainingFigure(epochs, size, f"{config.dataset} · {config.optimizer}", landscape=landscape)
-        return figure, next_state, frame_count(epochs, every), None
-
-    return epochs, build
 
 
 def open_animation_dialog(window) -> AnimationDialog | None:

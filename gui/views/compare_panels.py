@@ -8,6 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from engine.sweep.executors import finished
 from engine.sweep.grid import grid_curves
 from engine.training.compare import curve_colour, metric, seed_curves, summary_table
 from engine.training.smoothing import moving_average
@@ -15,8 +16,19 @@ from gui.charts import style
 from gui.charts.chart_set import ChartSet
 from gui.charts.curves import LineChart
 from gui.charts.export import export_png, export_svg
-from gui.charts.grid import MIN_PANEL_H, draw_cell, fill_grid, grid_table, grid_widget, y_range
+from gui.charts.grid import (
+    MIN_PANEL_H,
+    draw_cell,
+    fill_row,
+    grid_table,
+    grid_widget,
+    keep_series,
+    update_cell,
+    update_grid,
+    y_range,
+)
 from gui.views.grid_pair import GridPairChooser
+from gui.views.two_run_landscape import TwoRunLandscape
 
 
 class _PanelCharts(ChartSet):
@@ -63,7 +75,10 @@ class _PanelCharts(ChartSet):
             "compare_lr": panels.lr_chart,
         }
         for name in self.charts:
-            drawn = bool(panels.grid_cells) if name == "compare_grid" else bool(overlay[name].curves)
+            if name == "compare_landscape":
+                drawn = panels.two_runs.charts.landscape is not None
+            else:
+                drawn = bool(panels.grid_cells) if name == "compare_grid" else bool(overlay[name].curves)
             if name not in done and drawn:
                 for suffix in ("png", "svg", "csv"):
                     written.append(self.export(name, Path(folder) / f"{name}.{suffix}"))
@@ -73,7 +88,7 @@ class _PanelCharts(ChartSet):
 class ComparisonPanels(QtWidgets.QWidget):
     """Charts created once and redrawn from a list of RunResults."""
 
-    def __init__(self, parent=None):
+    def __init__(self, runner=None, parent=None):
         super().__init__(parent)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -86,6 +101,8 @@ class ComparisonPanels(QtWidgets.QWidget):
         self.lr_chart = LineChart(self.canvas.addPlot(row=0, col=2), "learning rate", "epoch", "lr", legend=False)
         self.tabs.addTab(self.canvas, "Overlay")
         self.tabs.addTab(self._grid_page(), "Small multiples")
+        self.two_runs = TwoRunLandscape(runner)  # both runs' paths on the plane through their start and ends
+        self.tabs.addTab(self.two_runs, "Landscape of two runs")
         layout.addWidget(self.tabs, 3)
         self.table = QtWidgets.QTableWidget()
         self.table.setSortingEnabled(True)
@@ -98,11 +115,16 @@ class ComparisonPanels(QtWidgets.QWidget):
         # registered directly: the grid has no one view box for ChartSet.add's menu; each panel gets its own entries
         self.charts.charts["compare_grid"] = (self.grid_canvas.ci, lambda: grid_table(self.grid_cells))
         self.grid_canvas.scene().contextMenu = []  # pyqtgraph's own "Export..." is broken in 0.14.0
+        two = self.two_runs.charts
+        self.charts.add("compare_landscape", self.two_runs.canvas.ci, two.table, plot=two.map_plot)
 
     def _grid_page(self) -> QtWidgets.QWidget:
         """The small multiples: a scrolling grid of readable panels, and one cell enlarged when clicked."""
-        self.grid_plots, self.grid_charts, self.grid_cells, self.grid_args = [], {}, {}, None
+        self._grid_plots, self.grid_charts, self.grid_cells, self.grid_args = [], {}, {}, None
+        self._grid_shape, self._grid_stale, self._enlarged_key, self._grid_live = None, False, None, False
+        self._build_gen, self._rows_left = 0, []  # the grid's panels are built one row per event-loop turn
         self.grid_stack = QtWidgets.QStackedWidget()
+        self.grid_stack.installEventFilter(self)
         self.grid_canvas = pg.GraphicsLayoutWidget()
         self.grid_canvas.setToolTip("Click a panel to enlarge it")
         self.grid_canvas.scene().sigMouseClicked.connect(self._grid_clicked)
@@ -134,6 +156,7 @@ class ComparisonPanels(QtWidgets.QWidget):
     def enlarge(self, key: tuple[str, str]) -> None:
         """Show cell ``key`` (row, column) alone, big, with its legend; the Back button returns to the grid."""
         self.enlarged_canvas.clear()
+        self._enlarged_key = key
         lo, hi = y_range(self.grid_cells)
         self.enlarged_chart = draw_cell(
             self.enlarged_canvas.addPlot(),
@@ -169,11 +192,15 @@ class ComparisonPanels(QtWidgets.QWidget):
         set every choice draws the training curves. "both" draws each configuration's training curve solid
         and its test curve dashed, in the configuration's colour, with legend entries "… · train" / "… · test".
         """
-        for chart in (self.loss_chart, self.acc_chart, self.lr_chart):
-            chart.clear()
+        self.two_runs.set_runs(results, varied)
         if not results:
+            for chart in (self.loss_chart, self.acc_chart, self.lr_chart):
+                chart.clear()
             self.table.setRowCount(0)
             return
+        # the curves drawn last time take their new data (setData): rebuilding 72 curves and their legend
+        # entries each redraw stalled the window while a comparison trained
+        drawn = {id(chart): set() for chart in (self.loss_chart, self.acc_chart, self.lr_chart)}
         which = curves if isinstance(curves, str) else ("test" if curves else "train")
         if results[0].history[0].test_loss is None:
             which = "train"
@@ -198,38 +225,113 @@ class ComparisonPanels(QtWidgets.QWidget):
                     label, dashed = f"{label} · {part}", part == "test"  # the line style tells train from test
                 colour = own or style.colour(k)
                 chart.set_series(label, c.epochs[first:], c.mean[first:], colour, dashed=dashed, band=band)
+                drawn[id(chart)].add(label)
+        for chart in (self.loss_chart, self.acc_chart, self.lr_chart):
+            keep_series(chart, drawn[id(chart)])
         self.lr_chart.fit_y()
         if heavy:
             self._draw_grid(results, varied, f"{'train' if which == 'train' else 'test'}_loss", smoothing)
             self._fill_table(results, varied, target)
 
     def _draw_grid(self, results, varied, key, smoothing) -> None:
-        self.grid_canvas.clear()
-        self.grid_plots, self.grid_charts, self.grid_cells = [], {}, {}
-        self.grid_stack.setCurrentIndex(0)
+        """Compute the grid's cells (cheap) and show them: now when the grid is on screen, else when it is shown."""
         self._grid_inputs = (results, varied, key, smoothing)
+        self.grid_cells, self.grid_args = {}, None
         if len(varied) < 2:
             self.grid_pair.hide()
+        else:
+            pair = self.grid_pair.pair(varied)
+            smooth = lambda r: moving_average(metric(r.history, key), smoothing)  # noqa: E731
+            curves, rows, cols = grid_curves(results, varied, pair, key, smooth)
+            for cell, items in curves.items():  # beyond two fields, the others are curves within each panel
+                self.grid_cells[cell] = [
+                    {"name": name, "x": c.epochs, "y": c.mean, "colour": curve_colour(c.runs[0].label, varied)
+                     or style.colour(k), "band": (c.low, c.high) if c.low is not None else None}
+                    for k, name, c in items
+                ]  # fmt: skip
+            which = key.replace("_", " ")
+            title = f"{which}: {pair[0]} (rows) × {pair[1]} (columns)"
+            self.grid_args = (self.grid_cells, rows, cols, title, "loss")
+        self._grid_live = any(not finished(r) for r in results)  # still training: more rows may come, or return
+        self._grid_stale = True
+        if self.grid_stack.isVisible():
+            self._paint_grid()
+
+    def _paint_grid(self) -> None:
+        """Draw ``grid_args`` into the window's panels: in place (setData on each curve item) while the rows and
+        columns stay the same, the panels built afresh only when they change."""
+        self._grid_stale = False
+        args = self.grid_args
+        shape = (args[1], args[2], args[3]) if args else None
+        old = self._grid_shape
+        # while runs train, the runs listed come and go by batched group: panels built for more rows and columns
+        # stay (the cells not listed now say "no run") rather than being built again at every change
+        inside = (
+            self._grid_live
+            and shape is not None
+            and old is not None
+            and shape[2] == old[2]
+            and set(shape[0]) <= set(old[0])
+            and set(shape[1]) <= set(old[1])
+        )
+        if shape is not None and (shape == old or inside) and self.grid_charts:
+            update_grid(self.grid_charts, self.grid_cells)
+            key = self._enlarged_key
+            if self.grid_stack.currentIndex() == 1 and key in self.grid_charts:  # the enlarged cell follows too
+                update_cell(self.enlarged_chart, *key, self.grid_cells.get(key, []), width=2.0)
+                self.enlarged_chart.plot.setYRange(*y_range(self.grid_cells), padding=0)
+            else:
+                self.grid_stack.setCurrentIndex(0)
+            return
+        self.grid_canvas.clear()
+        self._grid_plots, self.grid_charts, self._grid_shape = [], {}, shape
+        self.grid_stack.setCurrentIndex(0)
+        if args is None:
             self.grid_canvas.setMinimumSize(0, 0)
             self.grid_canvas.addLabel("Small multiples appear when two fields vary (rows × columns).")
             return
-        pair = self.grid_pair.pair(varied)
-        smooth = lambda r: moving_average(metric(r.history, key), smoothing)  # noqa: E731
-        curves, rows, cols = grid_curves(results, varied, pair, key, smooth)
-        for cell, items in curves.items():  # beyond two fields, the others are curves within each panel
-            self.grid_cells[cell] = [
-                {"name": name, "x": c.epochs, "y": c.mean, "colour": curve_colour(c.runs[0].label, varied)
-                 or style.colour(k), "band": (c.low, c.high) if c.low is not None else None}
-                for k, name, c in items
-            ]  # fmt: skip
-        which = key.replace("_", " ")
-        self.grid_args = (self.grid_cells, rows, cols, f"{which}: {pair[0]} (rows) × {pair[1]} (columns)", "loss")
+        _cells, rows, cols, _title, ylabel = args
         # panels keep a readable size: the scroll area scrolls rather than squeezing them
         self.grid_canvas.setMinimumSize(200 * len(cols), MIN_PANEL_H * len(rows))
-        self.grid_charts = fill_grid(self.grid_canvas.ci, self.grid_cells, rows, cols, "loss", grid=False)
-        for chart in self.grid_charts.values():
-            self.grid_plots.append(chart.plot)
+        self._build_gen += 1
+        self._rows_left, self._building = list(range(len(rows))), (rows, cols, ylabel)
+        self._build_row(self._build_gen)
+
+    def _build_row(self, gen: int) -> None:
+        """Build the next row of panels, then let the event loop run before the next one (24 panels take
+        about half a second: built at once, they froze the window)."""
+        if gen != self._build_gen or not self._rows_left:
+            return  # a newer grid replaced this one
+        rows, cols, ylabel = self._building
+        charts = fill_row(self.grid_canvas.ci, self.grid_cells, rows, cols, self._rows_left.pop(0), ylabel, grid=False)
+        self.grid_charts.update(charts)
+        for chart in charts.values():
+            self._grid_plots.append(chart.plot)
             self._add_grid_menu(chart.plot)
+        if self._rows_left:
+            QtCore.QTimer.singleShot(0, lambda: self._build_row(gen))
+
+    def _finish_grid(self) -> None:
+        """Build the rows still waiting for the event loop now (export, or a caller that needs every panel)."""
+        while self._rows_left:
+            self._build_row(self._build_gen)
+
+    def forget_grid(self) -> None:
+        """Drop the window's panels, so that the next draw builds them afresh (e.g. to measure that cost)."""
+        self._grid_shape = None
+
+    @property
+    def grid_plots(self) -> list:
+        """Return the small-multiple plots, drawing them first when they were left undrawn while hidden."""
+        if self._grid_stale:
+            self._paint_grid()
+        self._finish_grid()
+        return self._grid_plots
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.grid_stack and event.type() == QtCore.QEvent.Type.Show and self._grid_stale:
+            self._paint_grid()  # the grid was left undrawn while hidden: draw it as it appears
+        return super().eventFilter(obj, event)
 
     def _fill_table(self, results, varied, target) -> None:
         header, rows = summary_table(results, varied, target)

@@ -110,6 +110,11 @@ class CompareView(QtWidgets.QWidget):
         self.progress = QtWidgets.QProgressBar()
         self.progress.setToolTip("Epochs done over all runs")
         form.addWidget(self.progress)
+        self.store_note = QtWidgets.QLabel()  # the run store's trouble: the comparison runs on, unstored
+        self.store_note.setWordWrap(True)
+        self.store_note.setStyleSheet("color: #a05000;")
+        self.store_note.hide()
+        form.addWidget(self.store_note)
         self.error = QtWidgets.QLabel()
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #b00000;")
@@ -161,7 +166,7 @@ class CompareView(QtWidgets.QWidget):
         scroll.setMinimumWidth(380)
         scroll.setMaximumWidth(420)
         outer.addWidget(scroll)
-        self.panels = ComparisonPanels()
+        self.panels = ComparisonPanels(self.runner)
         outer.addWidget(self.panels, 1)
         for name in ("loss_chart", "acc_chart", "lr_chart", "table", "charts", "tabs", "grid_canvas"):
             setattr(self, name, getattr(self.panels, name))
@@ -328,6 +333,8 @@ class CompareView(QtWidgets.QWidget):
         self.progress.setMaximum(max(1, s.epochs_total))  # epochs: the bar moves while a batched group trains
         self.progress.setValue(s.epochs_done)
         self.progress.setFormat(progress_text(s, self._planned))
+        self.store_note.setText(f"Warning: {s.notice}" if s.notice else "")
+        self.store_note.setVisible(bool(s.notice))
         now = time.monotonic()
         if now - self._redrawn_at >= OVERLAY_EVERY_S:
             # while runs train, the overlay grows live; the grid and table (slower to rebuild) follow each second

@@ -1,7 +1,8 @@
 """History: the run store's past sweeps and their runs, each reopened as an experiment (File > History…).
 
 A sweep reopens on the Comparison tab with its settings and every stored run drawn; one run reopens on the
-Training tab with its configuration and history.
+Training tab with its configuration and history. The store is opened read-only, and the list reads only each
+run's summary (label, seed, final loss): a run's configuration and history are read when it is opened.
 """
 
 from __future__ import annotations
@@ -25,12 +26,6 @@ def _loss(value: float | None) -> str:
     if value is None:
         return ""
     return f"{value:.4g}" if math.isfinite(value) else "diverged"
-
-
-def _varied(spec: dict) -> str:
-    text = "; ".join(f"{v['field']}={','.join(v['values'])}" for v in spec.get("vary", []))
-    seeds = spec.get("seeds") or []
-    return text + (f"; seeds {','.join(map(str, seeds))}" if seeds else "")
 
 
 class HistoryView(QtWidgets.QWidget):
@@ -85,8 +80,8 @@ class HistoryView(QtWidgets.QWidget):
             self._sync()
             return
         try:
-            with RunStore(self.store_path) as store:
-                sweeps, runs = store.sweeps(), store.runs()
+            with RunStore(self.store_path, read_only=True) as store:
+                sweeps, runs = store.sweeps(), store.summaries()
         except UserError as err:
             self._show_error(err.message)
             self._sync()
@@ -97,14 +92,13 @@ class HistoryView(QtWidgets.QWidget):
         for s in reversed(sweeps):
             started = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created))
             item = QtWidgets.QTreeWidgetItem(
-                [f"sweep {s.id}", started, s.backend, s.status, f"{s.stored}/{s.planned}", "", _varied(s.spec)]
+                [f"sweep {s.id}", started, s.backend, s.status, f"{s.stored}/{s.planned}", "", s.varied()]
             )
             item.setData(0, ROLE, ("sweep", s.id))
             for r in by_sweep.get(s.id, []):
-                res = r.result
-                loss = "diverged" if res.diverged_at is not None else _loss(r.final_loss)
+                loss = "diverged" if r.diverged_at is not None else _loss(r.final_loss)
                 child = QtWidgets.QTreeWidgetItem(
-                    [f"run {r.id}", "", r.backend, "", "", loss, f"{res.name}, seed {res.seed}"]
+                    [f"run {r.id}", "", r.backend, "", "", loss, f"{r.name}, seed {r.seed}"]
                 )
                 child.setData(0, ROLE, ("run", r.id))
                 item.addChild(child)
@@ -120,7 +114,7 @@ class HistoryView(QtWidgets.QWidget):
             return
         kind, ident = items[0].data(0, ROLE)
         try:
-            with RunStore(self.store_path) as store:
+            with RunStore(self.store_path, read_only=True) as store:
                 exp = run_experiment(store.run(ident)) if kind == "run" else sweep_experiment(store, ident)
         except UserError as err:
             self._show_error(err.message)
@@ -139,4 +133,5 @@ class HistoryDialog(QtWidgets.QDialog):
         layout = QtWidgets.QVBoxLayout(self)
         self.view = HistoryView(store_path)
         layout.addWidget(self.view)
-        self.view.opened.connect(lambda exp: (on_open(exp), self.accept()))
+        # on_open returns False when the user kept the current experiment: the list stays open
+        self.view.opened.connect(lambda exp: on_open(exp) is not False and self.accept())

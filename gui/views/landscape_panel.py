@@ -11,6 +11,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from engine.errors import UserError
+from engine.experiment import Experiment, load_section
+from engine.experiment_landscape import MIDDLE, LandscapeSettings
 from engine.training.checks import resolve_device
 from engine.training.landscape_eval import loss_model
 from engine.training.landscape_job import landscape_job
@@ -19,7 +22,7 @@ from gui.charts.landscape import LandscapeCharts
 PLANE_CHOICES = (
     ("random", "two random directions (filter-normalised)"),
     ("pca", "PCA plane of the path so far"),
-    ("three", "plane through start, middle epoch and now"),
+    ("three", "plane through two chosen epochs and now"),
 )
 JOB = "landscape"
 
@@ -29,9 +32,11 @@ class LandscapePanel(QtWidgets.QWidget):
 
     drawn = QtCore.Signal(object)  # the Landscape just drawn (for tests and the window)
 
-    def __init__(self, runner, parent=None):
+    def __init__(self, runner, experiment: Experiment | None = None, parent=None):
         super().__init__(parent)
         self.runner = runner
+        self.experiment = experiment or Experiment()  # its ``landscape`` section holds these controls' values
+        self._showing = False
         self.snapshot = None  # the newest training snapshot
         self.job = None
         self.computed_epoch: int | None = None  # the epoch of the path's end in the landscape shown
@@ -66,9 +71,20 @@ class LandscapePanel(QtWidgets.QWidget):
         self.grid.setValue(31)
         self.grid.setSuffix(" × grid")
         self.grid.setToolTip("Points per side of the grid: each point is one network evaluated on the training rows")
+        self.first, self.second = QtWidgets.QSpinBox(), QtWidgets.QSpinBox()
+        self.first.setPrefix("through epoch ")
+        self.first.setToolTip(
+            "The three-point plane's first point: the weights after this epoch (0: the start; a long run keeps "
+            "every 2nd, 4th … epoch, and the nearest one kept is used)"
+        )
+        self.second.setPrefix("and epoch ")
+        self.second.setSpecialValueText("and the middle epoch")
+        self.second.setToolTip(
+            "Its second point (lowest value: the middle of the path so far); the third is always the newest weights"
+        )
         self.compute = QtWidgets.QPushButton("Compute now")
         self.compute.setToolTip("Compute the landscape for the weights so far")
-        for w in (self.enabled, self.plane, self.every, self.grid, self.compute):
+        for w in (self.enabled, self.plane, self.first, self.second, self.every, self.grid, self.compute):
             row.addWidget(w)
         row.addStretch(1)
         layout.addLayout(row)
@@ -77,18 +93,109 @@ class LandscapePanel(QtWidgets.QWidget):
         self.status.setStyleSheet("color: #555;")
         layout.addWidget(self.status)
         self.canvas = pg.GraphicsLayoutWidget()
-        self.canvas.setMinimumHeight(380)
+        self.canvas.setMinimumHeight(300)  # a laptop-height window still leaves the training charts readable
         self.charts = LandscapeCharts(self.canvas.ci, wide=True)
+        self.canvas.ci.setContentsMargins(2, 2, 2, 10)  # room under the axis titles ("α (direction 1)", "epoch")
+        self._empty_map()
         layout.addWidget(self.canvas, 1)
-        self.enabled.toggled.connect(self._toggled)
         self.compute.clicked.connect(lambda: self.request(force=True))
-        self.plane.currentIndexChanged.connect(lambda: self.request(force=True))
-        self._toggled(False)
+        self.bound_epochs(None)
+        self.show_settings(self.experiment.landscape)
+        self._toggled(self.enabled.isChecked())
+        self.enabled.toggled.connect(self._toggled)
+        self.plane.currentIndexChanged.connect(self._plane_changed)
+        for spin in (self.every, self.grid, self.first, self.second):
+            spin.valueChanged.connect(self._edited)
+        self.first.valueChanged.connect(self._three_changed)
+        self.second.valueChanged.connect(self._three_changed)
+        self.experiment.events.landscape.connect(self._model_changed)
+
+    # -- the experiment's landscape section ---------------------------------------------------------------
+    def settings(self) -> LandscapeSettings:
+        """Return the controls as validated LandscapeSettings; raise UserError naming ``landscape.<field>``."""
+        data = {
+            "shown": self.enabled.isChecked(),
+            "plane": self.plane.currentData(),
+            "every": self.every.value(),
+            "grid": self.grid.value(),
+            "first_epoch": self.first.value(),
+            "second_epoch": self.second.value(),
+        }
+        return load_section(LandscapeSettings, data, "landscape")
+
+    def show_settings(self, s: LandscapeSettings) -> None:
+        """Show ``s`` in the controls (an opened experiment); nothing is computed for the change itself."""
+        self._showing = True
+        try:
+            self.plane.setCurrentIndex(max(0, self.plane.findData(s.plane)))
+            self.every.setValue(s.every)
+            self.grid.setValue(s.grid)
+            for spin, value in ((self.first, s.first_epoch), (self.second, s.second_epoch)):
+                if value > spin.maximum():  # a saved epoch past this run's: widen, the next run may reach it
+                    spin.setMaximum(value)
+                spin.setValue(value)
+            self.enabled.setChecked(s.shown)
+        finally:
+            self._showing = False
+        self._three_visible()
+
+    def _model_changed(self, s: LandscapeSettings) -> None:
+        if not self._showing and s != self._current():
+            self.show_settings(s)
+
+    def _current(self) -> LandscapeSettings | None:
+        try:
+            return self.settings()
+        except UserError:
+            return None
+
+    def _edited(self, *_) -> bool:
+        """Write the controls into ``experiment.landscape``; return False (and say why) when they are invalid."""
+        if self._showing:
+            return True
+        try:
+            s = self.settings()
+        except UserError as err:
+            self.status.setText(f"{err}")
+            return False
+        if s != self.experiment.landscape:
+            self._showing = True
+            try:
+                self.experiment.landscape = s
+            finally:
+                self._showing = False
+        return True
+
+    def bound_epochs(self, newest: int | None) -> None:
+        """Bound the three-point plane's epochs by the epochs recorded (``newest``: the run's newest, None: no run
+        yet, then by the configured epochs). The values kept in the experiment are not changed by a bound."""
+        top = max(0, newest - 1) if newest is not None else max(1, self.experiment.training.epochs - 1)
+        for spin, low in ((self.first, 0), (self.second, MIDDLE)):
+            if spin.maximum() != top or spin.minimum() != low:
+                spin.blockSignals(True)
+                spin.setRange(low, top)
+                spin.blockSignals(False)
+
+    def _three_visible(self) -> None:
+        three = self.enabled.isChecked() and self.plane.currentData() == "three"
+        self.first.setVisible(three)
+        self.second.setVisible(three)
+
+    def _plane_changed(self, *_) -> None:
+        self._three_visible()
+        if self._edited() and not self._showing:
+            self.request(force=True)
+
+    def _three_changed(self, *_) -> None:
+        if not self._showing and self.plane.currentData() == "three" and self._edited():
+            self.request(force=True)
 
     # -- the training run ---------------------------------------------------------------------------------
     def on_snapshot(self, snapshot) -> None:
         """Take a training snapshot; start a landscape when N epochs have passed since the last one."""
         self.snapshot = snapshot
+        if snapshot.weight_path is not None and len(snapshot.weight_path):
+            self.bound_epochs(snapshot.weight_path.newest())
         if self.enabled.isChecked() and snapshot.weight_path is not None:
             self.request()
 
@@ -104,11 +211,20 @@ class LandscapePanel(QtWidgets.QWidget):
             self.job.stop()
         self.job, self.snapshot, self.computed_epoch, self._pending = None, None, None, False
         self.charts.clear()
+        self._empty_map()
+        self.charts.line_chart.plot.setTitle("loss on the straight line start → now")
         self.status.setText("The landscape appears after the first epochs of the new run.")
+
+    def _empty_map(self) -> None:
+        """An empty, untitled map on a plain −1…1 square (pyqtgraph's empty view reads "−700 … 600 (x0.001)")."""
+        self.charts.map_plot.setTitle(None)  # the old plane's name must not label an empty map
+        self.charts.map_plot.setRange(xRange=(-1, 1), yRange=(-1, 1), padding=0)
 
     def _toggled(self, on: bool) -> None:
         for w in (self.plane, self.every, self.grid, self.compute, self.canvas):
             w.setVisible(on)
+        self._three_visible()
+        self._edited()
         if on:
             self.request(force=True)
         elif self.job is not None:
@@ -134,11 +250,15 @@ class LandscapePanel(QtWidgets.QWidget):
         self._pending = False
         path, plane, grid = s.weight_path, self.plane.currentData(), self.grid.value()
         n_train = len(path.data.x_train)
+        second = self.second.value()
+        three = (self.first.value(), None if second == MIDDLE else second)
 
         def job(token):
             epochs, points = path.points()
             model = loss_model(path.config, path.data, device=resolve_device(path.config.device))
-            result = yield from landscape_job(model, epochs, points, plane, grid, None, token, n_train=n_train)
+            result = yield from landscape_job(
+                model, epochs, points, plane, grid, None, token, n_train=n_train, three_epochs=three
+            )
             return result
 
         self.status.setText(f"Computing the landscape at epoch {newest} …")

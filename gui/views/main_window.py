@@ -12,6 +12,7 @@ from engine.experiment import Experiment, Results, experiment_to_dict, load_expe
 from gui.charts.export import export_csv
 from gui.jobs import JobRunner
 from gui.views.compare_view import CompareView
+from gui.views.open_experiment import ask_discard, settings_key, show_opened
 from gui.views.surface_view import SurfaceView
 from gui.views.training_view import TrainingView
 from gui.views.wheel_guard import install_wheel_guard
@@ -42,6 +43,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._tab_hint(0)
         self.current_file: Path | None = None
         self._build_menus()
+        self.clean_settings = settings_key(self.experiment)
         self.restore()
 
     def _tab_hint(self, index: int) -> None:
@@ -138,18 +140,39 @@ class MainWindow(QtWidgets.QMainWindow):
         exp.surface = loaded.surface
         exp.training = loaded.training
         exp.comparison = loaded.comparison
+        exp.landscape = loaded.landscape
         exp.results = loaded.results
-        if loaded.results.training is not None:
-            self.training.show_result(loaded.results.training)
-        if loaded.results.comparison is not None:
-            self.compare.show_results(loaded.results.comparison.to_results(), [v.field for v in loaded.comparison.vary])
+        show_opened(self, loaded)  # its results, or empty views: nothing of the previous experiment stays
         self.tabs.setCurrentIndex(loaded.tab)
+        self.clean_settings = settings_key(exp)
+
+    def has_unsaved_settings(self) -> bool:
+        """Return whether the settings changed since the experiment was opened, saved or the window started."""
+        return settings_key(self.experiment) != self.clean_settings
+
+    def open_from_history(self, loaded: Experiment) -> bool:
+        """Open a run or sweep from History, after asking if unsaved settings would be lost; return if opened."""
+        if self.has_unsaved_settings() and not ask_discard(self, "this run from History"):
+            return False
+        self.apply_experiment(loaded)
+        self.current_file = None
+        self.setWindowTitle("Descent Lab — from History")
+        return True
+
+    def open_training(self, settings) -> None:
+        """Make ``settings`` the Training tab's configuration as a fresh run (as Reset does), show that tab and
+        bring the window forward (a map dialog that asked stays open behind it); returns nothing."""
+        self.experiment.training = settings
+        self.tabs.setCurrentWidget(self.training)
+        self.training.reset()
+        self.raise_()
+        self.activateWindow()
 
     def history_dialog(self) -> None:
         """File > History…: list the run store's sweeps and runs; the one opened becomes the experiment."""
         from gui.views.history_view import HistoryDialog
 
-        HistoryDialog(self, self.apply_experiment).exec()
+        HistoryDialog(self, self.open_from_history).exec()
 
     def save_to(self, path: str | Path) -> Path:
         """Write the experiment, results included, to ``path`` (atomically), remember it as recent; return the path."""
@@ -157,6 +180,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.current_file = path
         self._add_recent(path)
         self.setWindowTitle(f"Descent Lab — {path.name}")
+        self.clean_settings = settings_key(self.experiment)
         return path
 
     def experiment_with_tab(self) -> Experiment:
@@ -205,7 +229,7 @@ class MainWindow(QtWidgets.QMainWindow):
         path, _ = QtWidgets.QFileDialog.getOpenFileName(
             self, "Open experiment", "", "Experiment (*.json);;All files (*)"
         )
-        if path:
+        if path and (not self.has_unsaved_settings() or ask_discard(self, Path(path).name)):
             self.open_path(path)
 
     def _add_recent(self, path: Path) -> None:

@@ -19,6 +19,7 @@ from engine.map_grid import Axis, check_cells
 from engine.optimizers import OPTIMIZERS
 from gui.charts.convergence_map import COLOUR_BY, ConvergenceMapChart
 from gui.jobs import JobRunner
+from gui.views.sizing import FullSpinBox
 
 
 def numeric_params(optimizer: str) -> list:
@@ -34,8 +35,8 @@ class AxisEditor(QtWidgets.QWidget):
         row = QtWidgets.QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         self.field = QtWidgets.QComboBox()
-        self.low = pg.SpinBox(value=0.001, dec=True, step=0.5, minStep=1e-12, decimals=4)
-        self.high = pg.SpinBox(value=1.0, dec=True, step=0.5, minStep=1e-12, decimals=4)
+        self.low = FullSpinBox(value=0.001, dec=True, step=0.5, minStep=1e-12, decimals=4)
+        self.high = FullSpinBox(value=1.0, dec=True, step=0.5, minStep=1e-12, decimals=4)
         self.n = QtWidgets.QSpinBox()
         self.n.setRange(1, 40)
         self.n.setValue(12)
@@ -95,7 +96,7 @@ class MapDialog(QtWidgets.QDialog):
         for key in COLOUR_BY:
             self.colour_by.addItem(key.replace("_", " "), key)
         self.colour_by.setToolTip("Colour cells by the final loss or by the steps (epochs) to reach the tolerance")
-        self.tol = pg.SpinBox(value=1e-3 if mode == "surface" else 0.05, dec=True, step=0.5, minStep=1e-12, decimals=4)
+        self.tol = FullSpinBox(value=1e-3 if mode == "surface" else 0.05, dec=True, step=0.5, minStep=1e-12, decimals=4)
         self.tol.setToolTip("steps to tol: the first step within this of the target loss")
         form.addRow("optimizer", self.optimizer)
         form.addRow("x axis", self.x_axis)
@@ -120,7 +121,7 @@ class MapDialog(QtWidgets.QDialog):
         self.canvas = pg.GraphicsLayoutWidget()
         self.canvas.setMinimumSize(560, 440)
         self.chart = ConvergenceMapChart(self.canvas.addPlot())
-        self.chart.on_click = self.open
+        self.chart.on_click = self.open_cell_at
         outer.addWidget(self.canvas, 1)
         self.optimizer.currentIndexChanged.connect(self._optimizer_changed)
         self.run_button.clicked.connect(self.start)
@@ -247,12 +248,16 @@ class MapDialog(QtWidgets.QDialog):
             cfg = cfg.with_field(name, value)
         return TrainingSettings.from_config(cfg.validated())
 
-    def open(self, i: int, j: int) -> None:
-        """Open cell (``i``, ``j``): pass its settings to ``open_cell``; returns nothing."""
+    def open_cell_at(self, i: int, j: int) -> None:
+        """Open cell (``i``, ``j``): pass its settings to ``open_cell``; returns nothing. A cell that cannot be
+        opened (its settings refused) is said in the status line."""
         if self.result is None:
             return
-        settings = self.cell_settings(i, j)
-        self.open_cell(settings)
+        try:
+            self.open_cell(self.cell_settings(i, j))
+        except UserError as err:
+            self.status.setText(f"This cell cannot be opened: {err.message}")
+            return
         text = ", ".join(f"{k} = {v:.4g}" for k, v in self.result.cell(i, j).items())
         self.status.setText(f"Opened {OPTIMIZERS.get(self.result.optimizer).name} with {text}.")
 

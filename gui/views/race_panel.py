@@ -16,8 +16,10 @@ from engine.experiment import ComparisonSpec, Experiment, load_section
 from engine.optimizers import OPTIMIZERS
 from engine.training.tuning import optimizers_of, tuning_job
 from engine.tuning import CRITERIA, TuneSpec, describe
+from gui.charts.curves import SideLegend
 from gui.charts.tuning import TuningChart
 from gui.views.forms import ParamForm
+from gui.views.sizing import FullSpinBox
 
 
 def race_ids(spec: ComparisonSpec) -> list[str]:
@@ -97,8 +99,10 @@ class RacePanel(QtWidgets.QGroupBox):
         self.status.setWordWrap(True)
         v.addWidget(self.status)
         self.plot_widget = pg.PlotWidget()
-        self.plot_widget.setMinimumHeight(220)
+        self.plot_widget.setMinimumHeight(340)  # the sidebar is narrow: the legend goes below, the axes need room
         self.chart = TuningChart(self.plot_widget.getPlotItem())
+        self._legend_below(self.plot_widget.getPlotItem())
+        self.plot_widget.getPlotItem().setContentsMargins(6, 4, 10, 4)  # the turned "final loss" title stays whole
         self.plot_widget.hide()
         v.addWidget(self.plot_widget)
         self.which.currentIndexChanged.connect(self._show_params)
@@ -114,9 +118,14 @@ class RacePanel(QtWidgets.QGroupBox):
         self.experiment.events.comparison.connect(self.show_spec)
         self.show_spec(self.experiment.comparison)
 
+    def _legend_below(self, plot: pg.PlotItem) -> None:
+        """Move the sweep's legend from over the curves to its own row under the plot."""
+        self.chart.legend.hide()  # stays anchored (pyqtgraph re-anchors it on resize) but empty and unseen
+        self.chart.legend = SideLegend(plot, place="bottom", columns=1)
+
     @staticmethod
     def _rate_box() -> pg.SpinBox:
-        return pg.SpinBox(value=1e-3, bounds=(1e-8, 10), dec=True, step=0.5, minStep=1e-12, decimals=4)
+        return FullSpinBox(value=1e-3, bounds=(1e-8, 10), dec=True, step=0.5, minStep=1e-12, decimals=4)
 
     # -- the model ----------------------------------------------------------------------------------------
     def show_spec(self, spec: ComparisonSpec) -> None:
@@ -192,12 +201,20 @@ class RacePanel(QtWidgets.QGroupBox):
         from gui.views.map_dialog import MapDialog
 
         def open_cell(settings) -> None:
-            """Make the clicked cell the Training tab's configuration."""
-            self.experiment.training = settings
+            """Make the clicked cell a fresh run of the Training tab, shown in front of this dialog."""
+            window = self.window()
+            if hasattr(window, "open_training"):
+                window.open_training(settings)
+            else:  # the panel on its own (no main window): the model still takes the cell
+                self.experiment.training = settings
 
         dialog = MapDialog("training", lambda: self.experiment.comparison.base, open_cell, self)
         dialog.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
+        # not transient for the window (Qt's default for a child dialog keeps it above the window): a clicked
+        # cell brings the Training tab forward, the map stays open behind it for the next cell
+        if dialog.windowHandle() is not None:
+            dialog.windowHandle().setTransientParent(None)
         return dialog
 
     # -- tuning -------------------------------------------------------------------------------------------

@@ -128,7 +128,7 @@ class TrainingView(QtWidgets.QWidget):
         self.download.downloaded.connect(lambda _folder: self.reset())  # the data set loads from there
         right.addWidget(self.download)
         self.panels = TrainingPanels()
-        self.landscape = LandscapePanel(self.runner)  # the loss landscape under the charts (landscape_panel.py)
+        self.landscape = LandscapePanel(self.runner, self.experiment)  # the loss landscape under the charts
         right.addWidget(with_landscape(self.panels, self.landscape), 1)
         outer.addLayout(right, 1)
         for name in ("status_label", "progress", "data_label", "twin", "lr_chart", "side", "decision_canvas"):
@@ -290,6 +290,7 @@ class TrainingView(QtWidgets.QWidget):
         self.landscape.clear()
         self._pausing = False
         self.trainer = None
+        self._set_status("idle")
 
     def _on_done(self, handle) -> None:
         if handle is not self._job:

@@ -19,6 +19,7 @@ from engine.surface.tuning import surface_tuning_job
 from engine.tuning import CRITERIA, TuneSpec, describe
 from gui.charts.tuning import TuningChart
 from gui.jobs import JobRunner
+from gui.views.sizing import FullSpinBox
 
 
 class SurfaceTuneDialog(QtWidgets.QDialog):
@@ -38,8 +39,8 @@ class SurfaceTuneDialog(QtWidgets.QDialog):
         self._settings = None
         outer = QtWidgets.QVBoxLayout(self)
         form = QtWidgets.QFormLayout()
-        self.lr_min = pg.SpinBox(value=1e-4, bounds=(1e-8, 10), dec=True, step=0.5, minStep=1e-12, decimals=4)
-        self.lr_max = pg.SpinBox(value=1.0, bounds=(1e-8, 10), dec=True, step=0.5, minStep=1e-12, decimals=4)
+        self.lr_min = FullSpinBox(value=1e-4, bounds=(1e-8, 10), dec=True, step=0.5, minStep=1e-12, decimals=4)
+        self.lr_max = FullSpinBox(value=1.0, bounds=(1e-8, 10), dec=True, step=0.5, minStep=1e-12, decimals=4)
         self.points = QtWidgets.QSpinBox()
         self.points.setRange(2, 60)
         self.criterion = QtWidgets.QComboBox()
@@ -141,7 +142,10 @@ class SurfaceTuneDialog(QtWidgets.QDialog):
             f"{OPTIMIZERS.get(o).name} {lr:.3g}" if lr is not None else f"{OPTIMIZERS.get(o).name}: all diverged"
             for o, lr in self.result.best.items()
         )
-        self.status.setText(f"Best rates: {words}.")
+        notes = " ".join(
+            f"{OPTIMIZERS.get(o).name}: {note}." for o, note in self.chart.notes.items() if note and self.result.best[o]
+        )
+        self.status.setText(f"Best rates: {words}." + (f" {notes}" if notes else ""))
         self.race_button.setEnabled(True)
         self.tuned.emit(self.result)
 

@@ -6,6 +6,8 @@ histories; a backend owns the weights and the optimizers and does the arithmetic
 - ``fused`` (backends/fused.py): every run stacked, hand-written gradients, one bmm per layer for all runs;
 - ``numba`` (backends/numba_mlp.py): the fused backend's small float64 SGD-family runs, each batch one
   compiled call, where the run is long enough to repay importing numba;
+- ``numba lanes`` (backends/numba_lanes.py): the same for many runs (a map, a sweep), the runs side by side
+  in SIMD lanes, training and epoch-end measurements compiled;
 - ``autograd`` (backends/autograd.py): one nn.Module per run with torch.optim, for everything else.
 
 A batch that is itself slow (its work, see ``row_work``, above CHUNK_WORK) is computed in row chunks whose
@@ -115,8 +117,10 @@ def make_backend(configs, models, device: torch.device, n_classes: int | None, b
     from engine.training.fused import can_fuse
 
     if can_fuse(configs[0], n_classes):
-        from engine.training.backends import numba_mlp
+        from engine.training.backends import numba_lanes, numba_mlp
 
+        if batches_per_epoch and numba_lanes.applies(configs, n_classes, device, batches_per_epoch):
+            return numba_lanes.LanesBackend(configs, models, device, n_classes)
         if batches_per_epoch and numba_mlp.applies(configs, n_classes, device, batches_per_epoch):
             return numba_mlp.NumbaBackend(configs, models, device, n_classes)
         return FusedBackend(configs, models, device, n_classes)

@@ -1,0 +1,118 @@
+"""The numba lanes backend (engine/training/backends/numba_lanes.py) against the torch fused path it replaces."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+import engine.training.backends as backends
+from engine.data.datasets import load_dataset
+from engine.training.backends import numba_lanes
+from engine.training.config import TrainConfig
+from engine.training.trainer import RunGroup
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="numba is not installed")
+SPIRAL = load_dataset("spiral", points=40, test_fraction=0.25)
+
+
+def trained(configs, lanes: bool, monkeypatch, stop_every: int = 0) -> RunGroup:
+    """Return a RunGroup trained to the end, by the lanes backend or the torch fused path.
+
+    ``stop_every`` > 0 stops the run after every that many batches and resumes it.
+    """
+    monkeypatch.setattr(numba_lanes, "ENABLED", lanes)
+    monkeypatch.setattr(numba_lanes, "MIN_RUN_STEPS", 0)
+    group = RunGroup(configs, SPIRAL)
+    calls = [0]
+
+    def stop():
+        calls[0] += 1
+        return stop_every > 0 and calls[0] % stop_every == 0
+
+    while not group.finished:
+        group.run_epoch(stop)
+    return group
+
+
+def flat_weights(group: RunGroup) -> np.ndarray:
+    """Return every run's weights and biases, flattened, one row per run."""
+    rows = []
+    for r in range(group.R):
+        layers = group.weights(r)["layers"]
+        rows.append(np.concatenate([np.ravel(v) for layer in layers for v in (layer["weight"], layer["bias"])]))
+    return np.array(rows)
+
+
+def assert_same(a: RunGroup, b: RunGroup, tol=1e-9):
+    assert a.diverged_at == b.diverged_at
+    for ha, hb in zip(a.histories, b.histories):
+        assert len(ha) == len(hb)
+        for x, y in zip(ha, hb):
+            for field in ("train_loss", "test_loss", "train_acc", "test_acc", "grad_norm"):
+                u, v = getattr(x, field), getattr(y, field)
+                assert u == pytest.approx(v, rel=0, abs=tol, nan_ok=True), field
+            assert x.lr == y.lr
+    assert np.allclose(flat_weights(a), flat_weights(b), rtol=0, atol=1e-6, equal_nan=True)  # stored as float32
+
+
+def grid(base: TrainConfig, rates, momenta) -> list[TrainConfig]:
+    """Return the configs of a rate x momentum grid (momentum outer)."""
+    return [base.with_field("momentum", repr(m)).with_field("lr", repr(lr)) for m in momenta for lr in rates]
+
+
+@pytest.mark.parametrize(
+    "activation, optimizer, extra, scheduler",
+    [
+        ("relu", "sgd", {}, "none"),
+        ("tanh", "nesterov", {"weight_decay": 0.01}, "cyclic"),
+        ("leaky-relu", "sgd", {"dampening": 0.2, "weight_decay": 0.001}, "onecycle"),
+        ("sigmoid", "momentum", {}, "step"),
+    ],
+)
+def test_a_grid_equals_the_torch_fused_path(activation, optimizer, extra, scheduler, monkeypatch):
+    base = TrainConfig(
+        points=40,
+        test_fraction=0.25,
+        layers=(2, 12, 6, 3),
+        activation=activation,
+        optimizer=optimizer,
+        optimizer_params={"lr": 0.1, "momentum": 0.5, **extra},
+        scheduler=scheduler,
+        batch_size=16,
+        epochs=6,
+    )
+    momenta = (0.2, 0.5, 0.9) if optimizer == "nesterov" else (0.0, 0.5, 0.9)
+    configs = grid(base, (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0), momenta)  # 21 runs: one padded tile
+    lanes, torch_path = trained(configs, True, monkeypatch), trained(configs, False, monkeypatch)
+    assert lanes.path == "fused, numba lanes kernel"
+    assert torch_path.path == "fused, vectorized SGD"
+    assert_same(lanes, torch_path)
+    assert lanes.histories[10][-1].train_loss < lanes.histories[10][0].train_loss  # it learned
+    assert lanes.histories[0][0].test_loss is not None
+
+
+def test_stops_resumes_and_chunked_batches_match(monkeypatch):
+    base = TrainConfig(points=40, test_fraction=0.25, layers=(2, 10, 3), batch_size=30, epochs=5)
+    configs = grid(base, (0.01, 0.03, 0.1, 0.3, 0.5), (0.0, 0.5, 0.8, 0.9))  # 20 runs
+    reference = trained(configs, False, monkeypatch)
+    assert_same(trained(configs, True, monkeypatch, stop_every=3), reference)
+    monkeypatch.setattr(backends, "CHUNK_WORK", 20 * 10 * backends.row_work(base.layers))  # 3 chunks a batch
+    assert_same(trained(configs, True, monkeypatch, stop_every=5), reference)  # a batch needs 3 calls
+
+
+def test_where_it_applies(monkeypatch):
+    monkeypatch.setattr(numba_lanes, "ENABLED", True)
+    cell = TrainConfig(layers=(2, 50, 3), epochs=20)
+    many = [cell] * 400
+    assert numba_lanes.applies(many, 3, "cpu", 75)  # the 20x20 spiral map: 600,000 run-steps
+    assert not numba_lanes.applies([cell] * 5, 3, "cpu", 75)  # too few runs to fill the lanes
+    assert not numba_lanes.applies([replace(cell, epochs=1)] * 20, 3, "cpu", 75)  # too short to repay numba
+    assert not numba_lanes.applies([replace(cell, optimizer="adam")] * 400, 3, "cpu", 75)
+    assert not numba_lanes.applies([replace(cell, l1=0.01)] * 400, 3, "cpu", 75)
+    assert not numba_lanes.applies([replace(cell, layers=(784, 40, 10))] * 400, 10, "cpu", 75)  # float32
+    assert not numba_lanes.applies(many, 3, "cuda", 75)
+    monkeypatch.setattr(numba_lanes, "ENABLED", False)
+    assert not numba_lanes.applies(many, 3, "cpu", 75)
