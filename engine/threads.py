@@ -6,11 +6,10 @@ with two threads while other work kept the second core busy (torch's thread pool
 thread at every small operation); 784-40-40-40-10 at batch 50 gained 1.3x and 784-512-512-10 at batch 256
 1.75x. So a job takes every core only when its matrix products are large enough to pay for the hand-off.
 
-``torch.set_num_threads`` is process-wide: it sizes the one intra-op thread pool that every thread's torch
-operations share; it is not a per-thread setting. The training jobs (engine/training/jobs.py) call
-``use_threads`` at their start, inside the job, so on the command line and in the window's worker thread alike
-the count follows the job that runs; in the window it also applies to any torch call the GUI thread makes
-meanwhile (it makes none per frame).
+With torch's OpenMP build (the one installed here), ``torch.set_num_threads`` sets the count of the calling
+thread: a job's choice leaves the GUI thread's and other jobs' counts alone (tests/test_gui_jobs.py checks
+this). The training jobs (engine/training/jobs.py) call ``use_threads`` at their start, inside the job, so
+on the command line and in the window's worker thread alike the count follows the job that runs.
 """
 
 from __future__ import annotations
@@ -67,7 +66,7 @@ def threads_for_configs(configs, train_rows: int) -> int:
 
 
 def use_threads(count: int) -> int:
-    """Set torch's process-wide thread count to ``count`` (when it differs); return the previous count."""
+    """Set torch's thread count (the calling thread's) to ``count`` when it differs; return the previous count."""
     import torch
 
     previous = torch.get_num_threads()

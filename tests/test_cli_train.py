@@ -494,3 +494,10 @@ def test_compare_grid_png_draws_every_panel(tmp_path):
                 for y in range(y0, y0 + PANEL_H, 2)
             )
             assert hits > 20, (i, j, hits)
+
+
+def test_save_weights_naming_the_output_folder_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--points", "20", "--epochs", "1", "--save-weights", "out", "--out", "out"]) == 2
+    assert one_error_line(capsys).startswith("error: --save-weights: out is the output folder (--out)")
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even the output folder

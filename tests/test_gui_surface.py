@@ -91,7 +91,10 @@ def test_diverged_path_gets_its_marker(view, qtbot):
         view.opt_form.editors["lr"].setValue(1.5)
     item = view.layer.items[0]
     assert view.paths[0].diverged_at is not None
-    assert item.label.isVisible() and "diverged at step" in item.label.toPlainText()
+    # lr 1.5 on x²: each step doubles |x| and flips its sign, so it leaves the map before it overflows
+    assert (
+        item.label.isVisible() and item.label.toPlainText() == f"SGD left the map at step {view.paths[0].diverged_at}"
+    )
     assert len(item.blowup.data) == 1
 
 

@@ -54,3 +54,20 @@ def test_a_map_marks_cells_that_leave_the_map_and_refuses_a_start_outside():
     with pytest.raises(UserError) as err:
         surface_map(PEAKS, "sgd", {}, (0.0, -4.0), Axis("lr", 0.01, 0.1, 2), Axis("momentum", 0.0, 0.5, 2), 5)
     assert err.value.field == "start" and "0,-4" in err.value.message
+
+
+def test_the_map_says_left_the_map_where_the_path_left_it(qtbot):
+    import pyqtgraph as pg
+
+    from engine.surface.scene import plot_bounds
+    from gui.charts.paths import PathLayer
+
+    paths = compute_paths(PEAKS, [PathSpec("momentum", {"lr": 0.1})], STARTS, 30)
+    widget = pg.PlotWidget()
+    qtbot.addWidget(widget)
+    layer = PathLayer(widget.getPlotItem())
+    layer.bounds = plot_bounds(PEAKS, PEAKS.grid(40)[2])
+    layer.set_paths(paths, ["#1f77b4", "#1f77b4"], ["Momentum", "Momentum"])
+    layer.show()
+    texts = [i.toPlainText() for i in widget.getPlotItem().items if isinstance(i, pg.TextItem) and i.isVisible()]
+    assert "Momentum · start 2 left the map at step 8" in texts

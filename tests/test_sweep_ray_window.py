@@ -26,7 +26,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RECONNECT_S = 2  # Ray's GCS reconnect timeout in the test (60 s by default)
-OUTLIVE_S = 3 * RECONNECT_S + 2  # the old failure came within ~1.5 reconnect timeouts of the job's end
+OUTLIVE_S = 2 * RECONNECT_S + 1  # the old failure came within ~1.5 reconnect timeouts of the job's end
 PORT = 6394
 
 

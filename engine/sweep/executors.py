@@ -139,8 +139,9 @@ def connect_ray(address: str | None):
     """Join the Ray cluster at ``address`` (``auto``: the running one; None: start a local Ray); return ray.
 
     The engine package travels with the job (``py_modules``), so a cluster needs only Python, torch and the
-    other dependencies installed, not this repository. One connection serves every sweep of the process (the
-    window's too) until ``shutdown_ray`` or a sweep to another address.
+    other dependencies installed, not this repository. A local Ray serves every sweep of the process (the
+    window's too) until ``shutdown_ray`` or a sweep to another address; a joined cluster is left after each
+    sweep (see ``_ray``).
     """
     ray = import_ray()
     return in_ray_keeper(lambda: _connect(ray, address))

@@ -154,7 +154,7 @@ def prepare_job(
     data = config.load_data() if data is None else data  # a caller that loaded it already passes it
     if token.checkpoint():
         return None
-    use_threads(threads_for_configs([config], len(data.x_train)))  # process-wide; see engine/threads.py
+    use_threads(threads_for_configs([config], len(data.x_train)))  # this thread's count; see engine/threads.py
     try:
         trainer = Trainer(config, data, init_weights, token=token)
     except Interrupted:
@@ -206,7 +206,7 @@ def train_job(
     """
     pace = pace if isinstance(pace, Pace) or pace is None else Pace(pace)
     group = trainer.group
-    use_threads(threads_for_configs(group.configs, len(group.x_train)))  # process-wide; see engine/threads.py
+    use_threads(threads_for_configs(group.configs, len(group.x_train)))  # this thread's count; see engine/threads.py
     target = group.configs[0].epochs if epochs is None else trainer.epoch + max(0, int(epochs))
     waited = 0.0  # seconds spent in paced waits (and paused within them)
     active = lambda: time.perf_counter() - group.paused_seconds - waited  # a clock that stops while paused/waiting
@@ -309,7 +309,7 @@ def comparison_steps(
         if key not in cache:
             cache[key] = cfgs[0].load_data()
         started = time.perf_counter()
-        use_threads(threads_for_configs(cfgs, len(cache[key].x_train)))  # process-wide; see engine/threads.py
+        use_threads(threads_for_configs(cfgs, len(cache[key].x_train)))  # this thread's count; see engine/threads.py
         try:
             group = RunGroup(cfgs, cache[key], token=token)
         except Interrupted:

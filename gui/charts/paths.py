@@ -136,10 +136,13 @@ class PathItems:
         self.x = self.y = np.empty(0)
         self.start_x: float | None = None
         self.diverged_at: int | None = None
+        self.ending = ""
         self.bounds = ((-np.inf, np.inf), (-np.inf, np.inf))
 
-    def set_path(self, x: np.ndarray, y: np.ndarray, diverged_at: int | None) -> None:
-        """Store the whole path's drawable (finite) points; nothing is drawn until show()."""
+    def set_path(self, x: np.ndarray, y: np.ndarray, diverged_at: int | None, ending: str = "") -> None:
+        """Store the whole path's drawable (finite) points and how it ended in words ('left the map at step 8');
+        nothing is drawn until show(). Returns nothing."""
+        self.ending = ending or (f"diverged at step {diverged_at}" if diverged_at is not None else "")
         x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
         finite = np.isfinite(x) & np.isfinite(y)
         # a 1-D path that starts where f is not a number has no point to draw: its start is kept for the marker
@@ -162,7 +165,7 @@ class PathItems:
             else:  # not a number at the start itself: mark the start column at the middle of the map
                 bx, by = self.start_x, float(np.mean([v for v in self.bounds[1] if np.isfinite(v)] or [0.0]))
             self.blowup.setData([bx], [by])
-            self.label.setText(f"{self.name} diverged at step {self.diverged_at}")
+            self.label.setText(f"{self.name} {self.ending}")
             self.label.setAnchor((1 if bx > np.mean(self.bounds[0]) else 0, 0 if by > np.mean(self.bounds[1]) else 1))
             self.label.setPos(bx, by)
             self.label.show()
@@ -209,7 +212,8 @@ class PathLayer:
             if several and name not in seen:
                 self._legend_entry(pg.PlotDataItem(pen=pg.mkPen(colour, width=3)), name)
             seen.add(name)
-            item.set_path(*path_xy(path.points, path.losses), path.diverged_at)
+            ending = path.ending() if hasattr(path, "ending") else ""
+            item.set_path(*path_xy(path.points, path.losses), path.diverged_at, ending)
             item.bounds = self.bounds
             self.items.append(item)
         if several:

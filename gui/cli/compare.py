@@ -30,7 +30,14 @@ from gui.cli.formats import add_format_option, chart_path, parse_formats
 from gui.cli.landscape_out import add_landscape_options, landscape_request, write_two_run_landscape
 from gui.cli.options import add_training_options, number, training_config, training_source
 from gui.cli.sweep_run import add_sweep_options, check_sweep_options, grid_cells, run_sweep, sample_count
-from gui.cli.tuning_out import add_tune_options, per_optimizer_options, tune_comparison, tuning_settings, write_tuning
+from gui.cli.tuning_out import (
+    add_tune_options,
+    check_tune_vary,
+    per_optimizer_options,
+    tune_comparison,
+    tuning_settings,
+    write_tuning,
+)
 
 COMPARISON_TAB = 2
 OUTER = ("vary", "seeds", "target_acc", "per_optimizer", "tuning", "sample")  # the comparison's own, beside its base
@@ -182,6 +189,8 @@ def run_compare(args) -> int:
         tuning = tuning_settings(args, spec.tuning if spec else None, source)
         base, data, base_settings = training_config(args, spec.base if spec else None, source)
         vary, seeds, target = comparison_fields(args, spec, source)
+        if args.tune:
+            check_tune_vary(vary)
         grid_pair = check_sweep_options(args, [n for n, _ in vary])
         sample = sample_count(args, spec, source)
         comparison = SweepGrid(base, vary, seeds, per_optimizer, sample=sample)

@@ -132,10 +132,14 @@ def check_outputs(args, files: tuple[str, ...] = ()) -> None:
         value = getattr(args, name, None)
         if value is None:
             continue
+        flag = "--" + name.replace("_", "-")
+        if str(value).strip() and Path(value).absolute() == Path(args.out).absolute():
+            message = f"{value} is the output folder (--out): name a file, e.g. {Path(value) / 'weights.json'}"
+            raise named(UserError(message), flag)
         try:
             check_output_file(value, None)
         except UserError as err:
-            raise named(err, "--" + name.replace("_", "-")) from None
+            raise named(err, flag) from None
 
 
 def check_estimate(estimate) -> None:

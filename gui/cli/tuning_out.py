@@ -102,6 +102,13 @@ def per_optimizer_options(args, base: dict | None, source: Source) -> dict[str, 
     return per
 
 
+def check_tune_vary(vary) -> None:
+    """Raise UserError (--tune-lr) when the learning rate is also varied; returns nothing. Called before any
+    work, so that the refusal is the command's only line."""
+    if any(name == "lr" for name, _ in vary):
+        raise named(UserError("finds each optimizer's rate; it cannot also be varied (drop --vary lr)"), "--tune-lr")
+
+
 def tune_comparison(comparison, settings: TuningSettings, cache: dict):
     """Sweep the comparison's optimizers (with a progress bar); return (the comparison at tuned rates, TuningResult).
 
@@ -109,8 +116,7 @@ def tune_comparison(comparison, settings: TuningSettings, cache: dict):
     """
     from engine.training.tuning import sweep_comparison, tuning_job
 
-    if any(name == "lr" for name, _ in comparison.vary):
-        raise named(UserError("finds each optimizer's rate; it cannot also be varied (drop --vary lr)"), "--tune-lr")
+    check_tune_vary(comparison.vary)
     spec = TuneSpec.of(settings)
     trials = sweep_comparison(comparison, spec).runs()
     print(f"tuning: {len(trials)} trials; {describe(spec.criterion)}", file=sys.stderr)

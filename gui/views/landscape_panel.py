@@ -262,7 +262,7 @@ class LandscapePanel(QtWidgets.QWidget):
             return result
 
         self.status.setText(f"Computing the landscape at epoch {newest} …")
-        # threads=None: torch's thread count is process-wide, and the training job beside it has chosen its own
+        # threads=None: this thread keeps torch's default count (every core); a grid of networks is large work
         self.job = self.runner.start(JOB, job, on_snapshot=self._progress, on_done=self._done, threads=None)
 
     def _progress(self, p) -> None:

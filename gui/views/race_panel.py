@@ -119,8 +119,10 @@ class RacePanel(QtWidgets.QGroupBox):
         self.show_spec(self.experiment.comparison)
 
     def _legend_below(self, plot: pg.PlotItem) -> None:
-        """Move the sweep's legend from over the curves to its own row under the plot."""
-        self.chart.legend.hide()  # stays anchored (pyqtgraph re-anchors it on resize) but empty and unseen
+        """Give the narrow sidebar chart a one-column legend in its own row under the plot (the chart's own
+        two-column legend, made for the wide tuning.png, would squeeze the axes); returns nothing."""
+        plot.layout.removeItem(self.chart.legend)
+        plot.scene().removeItem(self.chart.legend)
         self.chart.legend = SideLegend(plot, place="bottom", columns=1)
 
     @staticmethod

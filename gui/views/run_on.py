@@ -30,7 +30,8 @@ class RunOnBox(QtWidgets.QWidget):
         self.address = QtWidgets.QLineEdit()
         self.address.setPlaceholderText("auto, host:port, or blank for a local Ray")
         self.address.setToolTip(
-            "auto joins the cluster running here (ray start); host:port joins that one; blank starts a local Ray"
+            "auto joins the cluster running here (ray start); host:port joins that one; blank starts a local Ray,"
+            " kept for the next sweeps until Descent Lab closes"
         )
         row.addWidget(self.where)
         row.addWidget(self.address, 1)

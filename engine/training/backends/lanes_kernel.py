@@ -111,25 +111,19 @@ def _backward(p, g, x, j, acts, zs, dz, da, sizes, w_off, b_off, act):
                 for m in range(span):
                     gw[m] += v * dz[m]
             continue
-        a = acts[i]
-        for o in range(fan_out):
+        a, span = acts[i], fan_in * nl
+        for m in range(span):
+            da[m] = 0.0
+        for o in range(fan_out):  # the weight gradient and the input gradient in one pass over the weights
             zb, wb, bb = o * nl, (w_off[i] + o * fan_in) * nl, (b_off[i] + o) * nl
             do, gb = dz[zb : zb + nl], g[bb : bb + nl]
             for l in range(nl):
                 gb[l] += do[l]
             for k in range(fan_in):
                 ak, gk = a[k * nl : k * nl + nl], g[wb + k * nl : wb + k * nl + nl]
-                for l in range(nl):
-                    gk[l] += do[l] * ak[l]
-        span = fan_in * nl
-        for m in range(span):
-            da[m] = 0.0
-        for o in range(fan_out):
-            zb, wb = o * nl, (w_off[i] + o * fan_in) * nl
-            do = dz[zb : zb + nl]
-            for k in range(fan_in):
                 dk, pk = da[k * nl : k * nl + nl], p[wb + k * nl : wb + k * nl + nl]
                 for l in range(nl):
+                    gk[l] += do[l] * ak[l]
                     dk[l] += do[l] * pk[l]
         zp = zs[i - 1]
         if act == 0:
@@ -295,7 +289,7 @@ def _act_grad(code, z, a, d):
 
 _COMPILED = ("_act", "_act_grad", "_offsets", "_width", "_forward", "_backward", "_softmax", "_step")  # callees first
 _kernels = None
-CACHE = True
+CACHE = True  # False: compile in memory only (to inspect the generated code)
 
 
 def compiled():
@@ -307,6 +301,6 @@ def compiled():
         names = globals()
         for name in _COMPILED:
             names[name] = njit(cache=CACHE, error_model="numpy", fastmath={"reassoc", "contract"})(names[name])
-        opts = {"cache": CACHE, "error_model": "numpy", "fastmath": {"reassoc", "contract"}}
+        opts = {"cache": CACHE, "nogil": True, "error_model": "numpy", "fastmath": {"reassoc", "contract"}}
         _kernels = (njit(**opts)(lanes_batch), njit(**opts)(lanes_metrics))
     return _kernels
