@@ -69,5 +69,18 @@ def test_the_map_says_left_the_map_where_the_path_left_it(qtbot):
     layer.bounds = plot_bounds(PEAKS, PEAKS.grid(40)[2])
     layer.set_paths(paths, ["#1f77b4", "#1f77b4"], ["Momentum", "Momentum"])
     layer.show()
-    texts = [i.toPlainText() for i in widget.getPlotItem().items if isinstance(i, pg.TextItem) and i.isVisible()]
-    assert "Momentum · start 2 left the map at step 8" in texts
+    widget.resize(640, 520)
+    widget.getPlotItem().setRange(xRange=PEAKS.domain[0], yRange=PEAKS.domain[1], padding=0)
+    labels = [i for i in widget.getPlotItem().items if isinstance(i, pg.TextItem) and i.isVisible()]
+    assert [i.toPlainText() for i in labels] == ["Momentum · start 2 left the map at step 8"]
+    widget.grab()  # a TextItem places itself when it is painted
+    view = widget.getPlotItem().vb.sceneBoundingRect()
+    assert view.contains(labels[0].sceneBoundingRect())  # the words stay on the map, not cut at its edge
+
+
+def test_a_label_near_the_middle_is_centred_and_near_an_edge_points_inwards():
+    from gui.charts.paths import horizontal_anchor
+
+    assert horizontal_anchor(0.0, (-3, 3)) == 0.5  # the trial's case: centred, so it reaches neither edge
+    assert horizontal_anchor(-2.5, (-3, 3)) == 0.0 and horizontal_anchor(2.5, (-3, 3)) == 1.0
+    assert horizontal_anchor(1.0, (float("-inf"), float("inf"))) == 0.0

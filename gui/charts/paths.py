@@ -31,6 +31,16 @@ def pen_style(dash: str) -> QtCore.Qt.PenStyle:
     return PEN_STYLES.get(dash, QtCore.Qt.PenStyle.SolidLine)
 
 
+def horizontal_anchor(x: float, span: tuple[float, float]) -> float:
+    """Return the label anchor that keeps a label at ``x`` inside ``span``: 0 (text to the right) in the left
+    third, 1 (to the left) in the right third, 0.5 (centred) in between; 0 when the span is not finite."""
+    lo, hi = span
+    if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
+        return 0.0
+    t = (x - lo) / (hi - lo)
+    return 0.0 if t < 1 / 3 else 1.0 if t > 2 / 3 else 0.5
+
+
 class BoxedLabel(pg.TextItem):
     """pyqtgraph's TextItem with a box (fill, border) drawn around its text on its very first paint too.
 
@@ -166,7 +176,7 @@ class PathItems:
                 bx, by = self.start_x, float(np.mean([v for v in self.bounds[1] if np.isfinite(v)] or [0.0]))
             self.blowup.setData([bx], [by])
             self.label.setText(f"{self.name} {self.ending}")
-            self.label.setAnchor((1 if bx > np.mean(self.bounds[0]) else 0, 0 if by > np.mean(self.bounds[1]) else 1))
+            self.label.setAnchor((horizontal_anchor(bx, self.bounds[0]), 0 if by > np.mean(self.bounds[1]) else 1))
             self.label.setPos(bx, by)
             self.label.show()
         else:

@@ -5,6 +5,9 @@
 its folder must exist. It is checked with the other options before any work, and written all-or-nothing
 (gui/charts/animation.py). Frames: one per step (or epoch) from 0 to the last, so ``steps + 1``; with
 ``--every k`` the steps 0, k, 2k, … and always the last one, so ``ceil(steps / k) + 1`` (engine/animation.py).
+
+``train --landscape --animate`` keeps each drawn epoch's frame while it trains and draws them once the landscape
+is computed, with its map and the path growing in the middle (the window's export figure).
 """
 
 from __future__ import annotations
@@ -146,9 +149,7 @@ def animate_training(cfg, init, data, options: AnimationOptions):
     token = Token()
     trainer = drive(prepare_job(cfg, token, init, data), token)
     print(trainer.data.summary(), file=sys.stderr)
-    lr = cfg.optimizer_params.get("lr")
-    title = f"{cfg.dataset} · {cfg.optimizer}" + (f", lr {lr:g}" if isinstance(lr, (int, float)) else "")
-    figure = TrainingFigure(cfg.epochs, options.size, title)
+    figure = TrainingFigure(cfg.epochs, options.size, _title(cfg))
     count = frame_count(cfg.epochs, options.every)
     try:
         path, frames = write(figure, training_frames(trainer, token, options.every), count, options, token)
@@ -156,6 +157,48 @@ def animate_training(cfg, init, data, options: AnimationOptions):
         figure.close()
     report(path, frames, options)
     return trainer
+
+
+def record_training(cfg, init, data, every: int):
+    """Build and train the run of ``cfg`` with an epoch bar, keeping the TrainingFrame of each drawn epoch (its
+    history and decision regions or confusion matrix), to be drawn once the run's landscape is known; return
+    (the trained Trainer, the frames). Raises KeyboardInterrupt when stopped."""
+    from engine.animation import training_frames
+    from engine.jobs import Token
+    from engine.training.jobs import prepare_job
+    from gui.cli.driver import drive, progress, stop_on_interrupt
+
+    token = Token()
+    trainer = drive(prepare_job(cfg, token, init, data), token)
+    print(trainer.data.summary(), file=sys.stderr)
+    frames = []
+    with progress(cfg.epochs, "train", "epoch") as bar, stop_on_interrupt(token):
+        for frame in training_frames(trainer, token, every):
+            frames.append(frame)
+            bar.update(frame.frame.step - bar.n)
+    if token.stopped:
+        raise KeyboardInterrupt
+    return trainer, frames
+
+
+def draw_training(cfg, frames, options: AnimationOptions, landscape=None) -> Path:
+    """Write the animation of recorded TrainingFrames, with ``landscape``'s map and the path growing in the middle
+    when there is one (the window's export figure); return the path written (UserError naming --animate)."""
+    from engine.jobs import Token
+    from gui.charts.figures import TrainingFigure
+
+    figure = TrainingFigure(cfg.epochs, options.size, _title(cfg), landscape=landscape)
+    try:
+        path, count = write(figure, iter(frames), len(frames), options, Token())
+    finally:
+        figure.close()
+    report(path, count, options)
+    return path
+
+
+def _title(cfg) -> str:
+    lr = cfg.optimizer_params.get("lr")
+    return f"{cfg.dataset} · {cfg.optimizer}" + (f", lr {lr:g}" if isinstance(lr, (int, float)) else "")
 
 
 def animate_comparison(results, names: list[str], options: AnimationOptions) -> Path:

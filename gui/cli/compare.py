@@ -179,7 +179,7 @@ def run_compare(args) -> int:
     landscape = landscape_request(args)
     if landscape is not None and args.landscape_plane is not None:
         raise UserError(
-            "compare draws the plane through the shared start and the ends of its first and last run", "landscape_plane"
+            "compare draws the plane through the shared start and the ends of its first two runs", "landscape_plane"
         )
     loaded = load_file(args)
     spec = loaded.comparison if loaded else None

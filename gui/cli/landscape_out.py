@@ -42,8 +42,8 @@ def add_landscape_options(p, comparison: bool = False) -> None:
     wording of `compare`, whose plane is fixed); returns nothing."""
     g = p.add_argument_group("loss landscape")
     where = (
-        "the plane through the shared start and the ends of the first and the last run (of the first seed), "
-        "with both runs' paths on it"
+        "the plane through the shared start and the ends of the first two runs (of the first seed; put the two "
+        "you want first in --vary), with both runs' paths on it"
         if comparison
         else "a plane around the final weights, with the path of every epoch projected onto it"
     )
@@ -139,10 +139,10 @@ def _render(draw: Callable, size: tuple[int, int], out: Staged, formats: tuple[s
     return written[0]
 
 
-def write_landscape(trainer, request: LandscapeRequest, out: Staged) -> str:
+def write_landscape(trainer, request: LandscapeRequest, out: Staged) -> tuple[str, object | None]:
     """Compute the landscape of the trained run and write landscape.json, landscape.csv and the chart in each
-    of the request's formats; return the one-line summary printed after training (raises KeyboardInterrupt
-    when stopped)."""
+    of the request's formats; return (the one-line summary printed after training, the engine Landscape or None
+    when the run has none, for the animation's middle panel). Raises KeyboardInterrupt when stopped."""
     from gui.charts.landscape import LandscapeCharts
 
     path = getattr(trainer, "weight_path", None)
@@ -152,7 +152,7 @@ def write_landscape(trainer, request: LandscapeRequest, out: Staged) -> str:
     if not np.isfinite(points).all(axis=1).any():  # diverged before any epoch: a result, so the rest is written
         note = "no landscape: the run's weights were never finite (it diverged at epoch 0)"
         print(f"landscape: {note}", file=sys.stderr)
-        return note
+        return note, None
     model = loss_model(trainer.config, trainer.data, device=trainer.device)  # the run's device (a GPU if it had one)
     token = Token()
     with progress(request.grid * request.grid, "landscape", "net") as bar:
@@ -175,12 +175,12 @@ def write_landscape(trainer, request: LandscapeRequest, out: Staged) -> str:
     _render(lambda layout: LandscapeCharts(layout).set_landscape(ls), (1000, 1150), out, request.formats)
     print(f"landscape ({ls.loss.size} networks in {ls.seconds:.2f} s): {ls.summary()}", file=sys.stderr)
     print(f"wrote landscape.json, landscape.csv, {chart_files(['landscape'], request.formats)}", file=sys.stderr)
-    return ls.summary()
+    return ls.summary(), ls
 
 
 def write_two_run_landscape(comparison, request: LandscapeRequest, out: Staged, data=None) -> str:
-    """For `compare ... --landscape`: the plane through the shared start and the ends of the first and the last
-    run of the first seed, both paths on it; writes landscape.json, landscape.csv and the chart (each of the
+    """For `compare ... --landscape`: the plane through the shared start and the ends of the first two runs (of
+    the first seed), both paths on it; writes landscape.json, landscape.csv and the chart (each of the
     request's formats) and returns a one-line summary.
 
     The two runs are trained again with their weights recorded (training is deterministic: they are the
@@ -196,7 +196,7 @@ def write_two_run_landscape(comparison, request: LandscapeRequest, out: Staged, 
     same_start = [run for run in planned if run[2].seed == planned[0][2].seed]  # identical initial weights
     if len(same_start) < 2:
         raise UserError("the comparison plane needs two runs with the same seed", "landscape")
-    (label_a, _, cfg_a), (label_b, _, cfg_b) = same_start[0], same_start[-1]  # the two most different routes
+    (label_a, _, cfg_a), (label_b, _, cfg_b) = same_start[:2]  # the issue's contract: the first two runs
     names = [
         ", ".join(f"{k} {v}" for k, v in label.items()) or f"run {i + 1}" for i, label in enumerate((label_a, label_b))
     ]

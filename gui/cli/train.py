@@ -138,8 +138,13 @@ def run_train(args) -> int:
         estimate = estimate_run(cfg, shape, weights_json=True)
         check_estimate(estimate)
         with memory_guard(estimate):
+            frames = None
             if animation is None:
                 trainer = _train(cfg, init, Token(), data)
+            elif landscape is not None:  # the frames wait for the landscape, known only after training
+                from gui.cli.animate import record_training
+
+                trainer, frames = record_training(cfg, init, data, animation.every)
             else:  # trained while the frames are drawn: each epoch's decision regions exist only then
                 from gui.cli.animate import animate_training
 
@@ -169,7 +174,11 @@ def run_train(args) -> int:
             history_charts([h], ["run"], out, formats)
             _data_charts(trainer, out, formats)
             if landscape is not None:
-                write_landscape(trainer, landscape, out)
+                _, ls = write_landscape(trainer, landscape, out)
+                if frames is not None:
+                    from gui.cli.animate import draw_training
+
+                    draw_training(cfg, frames, animation, ls)
     except UserError as err:
         raise source.name(err) from None
     last = h[-1]

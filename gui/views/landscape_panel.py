@@ -95,7 +95,7 @@ class LandscapePanel(QtWidgets.QWidget):
         self.canvas = pg.GraphicsLayoutWidget()
         self.canvas.setMinimumHeight(300)  # a laptop-height window still leaves the training charts readable
         self.charts = LandscapeCharts(self.canvas.ci, wide=True)
-        self.canvas.ci.setContentsMargins(2, 2, 2, 10)  # room under the axis titles ("α (direction 1)", "epoch")
+        self.canvas.ci.setContentsMargins(2, 2, 2, 20)  # room under the axis titles ("α (direction 1)", "epoch")
         self._empty_map()
         layout.addWidget(self.canvas, 1)
         self.compute.clicked.connect(lambda: self.request(force=True))
