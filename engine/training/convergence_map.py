@@ -60,7 +60,7 @@ def training_map_job(
         raise UserError(f"{tol} is not a tolerance ≥ 0", "tol")
     comparison = map_comparison(base, x, y)
     token = token if token is not None else Token()
-    runs = yield from comparison_job(comparison, token, data_cache)
+    runs = yield from comparison_job(comparison, token, data_cache, grad_norm=False)  # losses suffice
     if token.stopped or len(runs) < x.n * y.n:
         return None
     curves = [cell_curve(r) for r in runs]

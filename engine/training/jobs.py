@@ -272,14 +272,15 @@ def train_job(
 
 
 def comparison_job(
-    comparison: Comparison, token, data_cache: dict | None = None
+    comparison: Comparison, token, data_cache: dict | None = None, grad_norm: bool = True
 ) -> Generator[ComparisonSnapshot, None, list[RunResult]]:
     """Train every run of ``comparison``; return every run's result in run order (partial ones too when stopped).
 
     Compatible runs train together in one RunGroup. Yields after each group's start (epoch 0) and after
     every epoch of every group. ``data_cache`` maps TrainConfig.dataset_key() to loaded data sets.
+    ``grad_norm`` False: no epoch-end gradient (histories' grad_norm None; maps and sweeps).
     """
-    steps = comparison_steps(comparison, token, data_cache)
+    steps = comparison_steps(comparison, token, data_cache, grad_norm)
     while True:
         try:
             snapshot, _, _ = next(steps)
@@ -289,7 +290,7 @@ def comparison_job(
 
 
 def comparison_steps(
-    comparison: Comparison, token, data_cache: dict | None = None
+    comparison: Comparison, token, data_cache: dict | None = None, grad_norm: bool = True
 ) -> Generator[tuple[ComparisonSnapshot, list[tuple[int, RunResult]], bool], None, list[RunResult]]:
     """The comparison loop: yields (snapshot, the current group's (run index, result) pairs, group ended).
 
@@ -311,7 +312,7 @@ def comparison_steps(
         started = time.perf_counter()
         use_threads(threads_for_configs(cfgs, len(cache[key].x_train)))  # this thread's count; see engine/threads.py
         try:
-            group = RunGroup(cfgs, cache[key], token=token)
+            group = RunGroup(cfgs, cache[key], token=token, grad_norm=grad_norm)
         except Interrupted:
             break
         path = group.path + (" (batched)" if group.R > 1 else "")

@@ -73,9 +73,19 @@ class RunGroup:
     """
 
     def __init__(
-        self, configs: list[TrainConfig], data: Dataset | None = None, init_weights: dict | None = None, token=None
+        self,
+        configs: list[TrainConfig],
+        data: Dataset | None = None,
+        init_weights: dict | None = None,
+        token=None,
+        grad_norm: bool = True,
     ):
-        """Build the runs and measure epoch 0; a ``token`` that stops during that measurement raises Interrupted."""
+        """Build the runs and measure epoch 0; a ``token`` that stops during that measurement raises Interrupted.
+
+        ``grad_norm`` False: the epoch-end measurement skips the gradient (forward only) and records
+        ``grad_norm`` None (maps and sweeps, which read only the losses).
+        """
+        self.grad_norm = grad_norm
         self.configs = [c.validated() for c in configs]
         if not can_group(self.configs):
             raise UserError("runs in one group must share data, batch size, epochs, seed and architecture")
@@ -151,15 +161,19 @@ class RunGroup:
             return [float("nan")] * self.R, [None] * self.R
         return self.backend.evaluate(x, y, token)
 
-    def train_metrics(self, token=None) -> tuple[list[float], list[float | None], list[float]]:
+    def train_metrics(self, token=None) -> tuple[list[float], list[float | None], list[float | None]]:
         """Return every run's (loss, accuracy, gradient norm) on the training set.
 
         The gradient is that of the mean data loss at the current weights, over the whole training set
         when it has at most GRAD_ROWS rows (fused runs then get all three from one forward and backward
         pass), else over a fixed random GRAD_ROWS-row sample, so large sets do not double the epoch's cost.
+        Without ``grad_norm`` (see __init__) the norms are None and the pass is forward only.
         Raises Interrupted when ``token`` stops it.
         """
         x, y = self.x_train, self.y_train
+        if not self.grad_norm:
+            losses, accs = self.evaluate(x, y, token)
+            return losses, accs, [None] * self.R
         if len(x) > GRAD_ROWS:
             losses, accs = self.evaluate(x, y, token)
             if self._grad_rows is None:

@@ -89,7 +89,7 @@ def tuning_job(
     criterion_value([], False, spec.criterion)  # an unknown criterion fails before any training
     sweep.runs()
     token = token if token is not None else Token()
-    runs = yield from comparison_job(sweep, token, data_cache)
+    runs = yield from comparison_job(sweep, token, data_cache, grad_norm=False)  # losses suffice
     if token.stopped or len(runs) < len(sweep.runs()):
         return None
     trials = score(runs, spec.criterion)

@@ -275,6 +275,7 @@ class CompareView(QtWidgets.QWidget):
             return
         spec = load_section(ComparisonSpec, preset_spec(self.preset.itemText(index)), "comparison")
         self.experiment.comparison = spec  # the model event shows it; the Training tab is not touched
+        self.preset.setCurrentIndex(index)  # named in the combo however it was chosen
         self.errors.clear()
 
     def copy_training_base(self) -> None:
