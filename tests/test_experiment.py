@@ -571,7 +571,7 @@ def _loads_or_names_a_field(source) -> None:
     assert experiment_from_dict(json.loads(json.dumps(experiment_to_dict(exp), allow_nan=False))) == exp
 
 
-FUZZ = settings(max_examples=700, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 
 
 @pytest.mark.slow

@@ -187,7 +187,7 @@ def warm():
             assert main(["surface", "--steps", "2", "--grid", "20", "--out", "s"]) == 0
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(command_lines())
 def test_random_command_lines_exit_0_or_2_with_one_error_line(case):
     command, argv = case
