@@ -61,3 +61,30 @@ def test_tuning_chart_legend_is_below_the_plot_and_names_the_edge(qtbot):
     vb = chart.plot.vb.sceneBoundingRect()
     legend = chart.legend.sceneBoundingRect()
     assert legend.height() > 0 and legend.top() >= vb.bottom()  # never over the curves or the crosses
+
+
+def test_the_rate_axis_is_labelled_in_decades_only(qtbot):
+    import pyqtgraph as pg
+
+    from engine.tuning import TrialScore
+    from gui.charts.tuning import TuningChart
+
+    widget = pg.PlotWidget()
+    qtbot.addWidget(widget)
+    chart = TuningChart(widget.getPlotItem())
+    trials = [
+        TrialScore("sgd", lr, 1.0 / (1 + k), False) for k, lr in enumerate([1e-4, 4.6e-4, 2.2e-3, 1e-2, 0.1, 1.0])
+    ]
+    chart.set_trials(trials, {"sgd": 1.0}, "final_loss")
+    from PySide6 import QtGui
+
+    widget.resize(800, 400)
+    widget.grab()
+    axis = widget.getPlotItem().getAxis("bottom")
+    image = QtGui.QImage(800, 60, QtGui.QImage.Format.Format_ARGB32)
+    painter = QtGui.QPainter(image)
+    try:
+        _, _, texts = axis.generateDrawSpecs(painter)  # the labels the axis paints
+    finally:
+        painter.end()
+    assert [text for _, _, text in texts] == ["0.0001", "0.001", "0.01", "0.1", "1"]  # decades, no minor labels

@@ -29,7 +29,7 @@ class TuningChart:
         plot.showGrid(x=True, y=True, alpha=0.25)
         plot.setLogMode(x=True, y=False)
         # below the plot, not over it: the diverged crosses run along the top edge and the curves fill the rest
-        self.legend = pg.LegendItem(colCount=2, labelTextColor="#222222")
+        self.legend = pg.LegendItem(colCount=1, labelTextColor="#222222")  # one column: notes can be long
         plot.layout.addItem(self.legend, 4, 1)
         self.notes: dict[str, str] = {}
         self.items: list = []
@@ -65,6 +65,10 @@ class TuningChart:
                 value = next(t.value for t in own if t.lr == chosen)
                 star = self.plot.plot([chosen], [value], pen=None, symbol="star", symbolSize=18, symbolBrush=colour)
                 self.items.append(star)
+        rates = [t.lr for t in trials if t.lr > 0]
+        if rates:  # decades only: pyqtgraph's log axis would label every minor tick, unreadably close
+            lo, hi = math.floor(math.log10(min(rates)) + 1e-9), math.ceil(math.log10(max(rates)) - 1e-9)
+            self.plot.getAxis("bottom").setTicks([[(k, f"{10.0**k:g}") for k in range(lo, hi + 1)], []])
         if crosses_x:
             ys = np.full(len(crosses_x), top)
             cross = self.plot.plot(crosses_x, ys, pen=None, symbol="x", symbolSize=12, symbolBrush=DIVERGED_COLOUR)
