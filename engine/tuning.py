@@ -127,3 +127,13 @@ def describe(criterion: str) -> str:
         f"criterion {criterion}: {CRITERIA[criterion]}; diverged runs are excluded; lowest wins "
         "(training runs are scored on the training loss, never on the test set the race is judged on)"
     )
+
+
+def best_words(best: dict[str, float | None]) -> str:
+    """Return each optimizer's tuned rate in words: 'SGD 0.0215, Adam: all diverged'."""
+    from engine.optimizers import OPTIMIZERS
+
+    return ", ".join(
+        f"{OPTIMIZERS.get(o).name} {lr:.3g}" if lr is not None else f"{OPTIMIZERS.get(o).name}: all diverged"
+        for o, lr in best.items()
+    )

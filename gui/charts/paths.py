@@ -152,7 +152,7 @@ class PathItems:
     def set_path(self, x: np.ndarray, y: np.ndarray, diverged_at: int | None, ending: str = "") -> None:
         """Store the whole path's drawable (finite) points and how it ended in words ('left the map at step 8');
         nothing is drawn until show(). Returns nothing."""
-        self.ending = ending or (f"diverged at step {diverged_at}" if diverged_at is not None else "")
+        self.ending = ending
         x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
         finite = np.isfinite(x) & np.isfinite(y)
         # a 1-D path that starts where f is not a number has no point to draw: its start is kept for the marker
@@ -222,8 +222,7 @@ class PathLayer:
             if several and name not in seen:
                 self._legend_entry(pg.PlotDataItem(pen=pg.mkPen(colour, width=3)), name)
             seen.add(name)
-            ending = path.ending() if hasattr(path, "ending") else ""
-            item.set_path(*path_xy(path.points, path.losses), path.diverged_at, ending)
+            item.set_path(*path_xy(path.points, path.losses), path.diverged_at, path.ending())
             item.bounds = self.bounds
             self.items.append(item)
         if several:

@@ -107,6 +107,22 @@ def write(figure, states, count: int, options: AnimationOptions, token=None, set
     return written, done[0]
 
 
+def write_schedule(figure, last: int, options: AnimationOptions) -> Path:
+    """Write ``figure``'s states 0, k, 2k, … and ``last`` (the --every schedule), close the figure, print one line;
+    return the path written (UserError naming --animate)."""
+    from engine.animation import frame_count, schedule_job
+    from engine.jobs import Token
+
+    token = Token()
+    try:
+        states = (frame.step for frame in schedule_job(last, options.every, token))
+        path, frames = write(figure, states, frame_count(last, options.every), options, token, settle=last)
+    finally:
+        figure.close()
+    report(path, frames, options)
+    return path
+
+
 def report(path: Path, count: int, options: AnimationOptions) -> None:
     """Print one line saying what animation was written; returns nothing."""
     seconds = count / options.fps
@@ -119,22 +135,12 @@ def animate_surface(
 ):
     """Write the race of ``paths`` on ``surface``: one frame per drawn step, the map (and the loss per step beside
     it unless ``map_only``) drawn as surface.png is; return the path written (UserError naming --animate)."""
-    from engine.animation import frame_count, schedule_job
-    from engine.jobs import Token
     from gui.charts.figures import SurfaceFigure
 
-    token = Token()
     figure = SurfaceFigure(
         surface, paths, grid=grid, log=log, notebook=notebook, losses=not map_only, size=options.size
     )
-    try:
-        count = frame_count(steps, options.every)
-        states = (frame.step for frame in schedule_job(steps, options.every, token))
-        path, frames = write(figure, states, count, options, token, settle=steps)
-    finally:
-        figure.close()
-    report(path, frames, options)
-    return path
+    return write_schedule(figure, steps, options)
 
 
 def animate_training(cfg, init, data, options: AnimationOptions):
@@ -203,19 +209,9 @@ def _title(cfg) -> str:
 
 def animate_comparison(results, names: list[str], options: AnimationOptions) -> Path:
     """Write a comparison's overlay charts (loss, accuracy) growing epoch by epoch; return the path written."""
-    from engine.animation import frame_count, schedule_job
-    from engine.jobs import Token
     from gui.charts.figures import CurvesFigure, comparison_panels
 
-    token = Token()
     panels, which = comparison_panels(results, names)
     epochs = max(len(r.history) - 1 for r in results)
     figure = CurvesFigure(panels, options.size, f"{which} curves, varying {' and '.join(names)}")
-    try:
-        count = frame_count(epochs, options.every)
-        states = (f.step for f in schedule_job(epochs, options.every, token))
-        path, frames = write(figure, states, count, options, token, settle=epochs)
-    finally:
-        figure.close()
-    report(path, frames, options)
-    return path
+    return write_schedule(figure, epochs, options)

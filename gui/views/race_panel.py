@@ -15,7 +15,7 @@ from engine.errors import UserError
 from engine.experiment import ComparisonSpec, Experiment, load_section
 from engine.optimizers import OPTIMIZERS
 from engine.training.tuning import optimizers_of, tuning_job
-from engine.tuning import CRITERIA, TuneSpec, describe
+from engine.tuning import CRITERIA, TuneSpec, best_words, describe
 from gui.charts.curves import SideLegend
 from gui.charts.tuning import TuningChart
 from gui.views.forms import ParamForm
@@ -270,9 +270,6 @@ class RacePanel(QtWidgets.QGroupBox):
         self._commit(per_optimizer={**self.experiment.comparison.per_optimizer, **per})
         self.plot_widget.show()
         self.chart.set_trials(result.trials, result.best, result.criterion)
-        words = ", ".join(
-            f"{OPTIMIZERS.get(o).name} {lr:.3g}" if lr is not None else f"{OPTIMIZERS.get(o).name}: all diverged"
-            for o, lr in result.best.items()
-        )
+        words = best_words(result.best)
         self.status.setText(f"Tuned rates: {words}. Run the comparison to race them at these rates.")
         self.tuned.emit(result)

@@ -16,7 +16,7 @@ from engine.errors import UserError
 from engine.experiment import SurfaceSettings, load_section
 from engine.optimizers import OPTIMIZERS
 from engine.surface.tuning import surface_tuning_job
-from engine.tuning import CRITERIA, TuneSpec, describe
+from engine.tuning import CRITERIA, TuneSpec, best_words, describe
 from gui.charts.tuning import TuningChart
 from gui.jobs import JobRunner
 from gui.views.sizing import FullSpinBox
@@ -138,10 +138,7 @@ class SurfaceTuneDialog(QtWidgets.QDialog):
             return
         self.result = handle.result
         self.chart.set_trials(self.result.trials, self.result.best, self.result.criterion)
-        words = ", ".join(
-            f"{OPTIMIZERS.get(o).name} {lr:.3g}" if lr is not None else f"{OPTIMIZERS.get(o).name}: all diverged"
-            for o, lr in self.result.best.items()
-        )
+        words = best_words(self.result.best)
         notes = " ".join(
             f"{OPTIMIZERS.get(o).name}: {note}." for o, note in self.chart.notes.items() if note and self.result.best[o]
         )
