@@ -1,8 +1,9 @@
 """Whole-process speed of the 5-momentum spiral `compare`, against the seeds' loop run as its own process.
 
 Each repetition runs every command once, in turn (alternating, so a busy machine slows all of them alike),
-and the table shows medians. ``--tree DIR`` adds the same `compare` run from another copy of the project
-(for example a copy taken before a change), so before and after are measured side by side.
+and the table shows medians: wall time, and CPU time (user + system, with the chart process `compare` starts;
+less sensitive to other work on the machine). ``--tree DIR`` adds the same `compare` run from another copy of
+the project (for example a copy taken before a change), so before and after are measured side by side.
 
 .venv/bin/python bench/bench_cli.py [--repeats 5] [--tree /tmp/before]
 """
@@ -10,6 +11,8 @@ and the table shows medians. ``--tree DIR`` adds the same `compare` run from ano
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -43,14 +46,21 @@ def compare_command(tree: Path, out: Path) -> list[str]:
     ]
 
 
-def timed_run(cmd: list[str], cwd: Path) -> float:
-    """Return the wall time of one process run of ``cmd`` (raises when it fails)."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_run(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """Return the wall time and the CPU time (user + system, its own child processes included) of one process run
+    of ``cmd`` (raises when it fails)."""
+    cpu = _children_cpu()
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     elapsed = time.perf_counter() - start
     if done.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed: {done.stderr.strip()[-400:]}")
-    return elapsed
+    return elapsed, _children_cpu() - cpu
 
 
 def main() -> None:
@@ -76,9 +86,12 @@ def main() -> None:
         for k, tree in enumerate(args.tree):
             runs[f"compare ({tree})"] = (compare_command(tree.resolve(), Path(tmp) / f"tree{k}"), tree.resolve())
         times: dict[str, list[float]] = {name: [] for name in runs}
+        cpu: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(args.repeats):
             for name, (cmd, cwd) in runs.items():
-                times[name].append(timed_run(cmd, cwd))
+                wall, used = timed_run(cmd, cwd)
+                times[name].append(wall)
+                cpu[name].append(used)
     medians = {name: statistics.median(t) for name, t in times.items()}
     ref = medians.get("seeds' loop (process)")
     print(
@@ -88,7 +101,8 @@ def main() -> None:
     for name, m in medians.items():
         spread = f"{min(times[name]):.2f}-{max(times[name]):.2f}"
         ratio = f"{ref / m:5.1f}x" if ref else ""
-        print(f"  {name:40s} {m:6.2f} s  ({spread})  {ratio}")
+        print(f"  {name:40s} {m:6.2f} s  ({spread})  {ratio}   cpu {statistics.median(cpu[name]):5.2f} s")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

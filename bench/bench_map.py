@@ -2,8 +2,9 @@
 
 The whole map trains as one batch (400 stacked runs); its time is reported as a ratio against one single
 run of the same set-up, both measured in this process (medians of alternating repetitions, after a warm-up).
-The map runs on the numba lanes kernel where numba is installed, and again on the torch fused path for
-comparison (``--no-torch`` skips that).
+The map runs on the numba lanes kernel where numba is installed, its tiles shared out over every core this
+process may use, and again on one core, and on the torch fused path for comparison (``--no-torch`` skips
+that). The single run is what the app runs for one cell alone (one thread).
 Also times a learning-rate sweep (4 optimizers × 13 rates) the same way. Run: python bench/bench_map.py
 """
 
@@ -25,7 +26,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from timing import median_time as timed  # noqa: E402
 
 from engine.map_grid import Axis  # noqa: E402
-from engine.training.backends import numba_lanes  # noqa: E402
+from engine.threads import available_cores  # noqa: E402
+from engine.training.backends import numba_lanes, spread  # noqa: E402
 from engine.training.compare import Comparison, run_comparison  # noqa: E402
 from engine.training.config import TrainConfig  # noqa: E402
 from engine.training.convergence_map import training_map  # noqa: E402
@@ -59,6 +61,19 @@ def torch_fused(fn):
     return run
 
 
+def one_core(fn):
+    """Return fn run with the lanes kernel's tiles on one thread."""
+
+    def run():
+        spread.THREADS = 1
+        try:
+            return fn()
+        finally:
+            spread.THREADS = None
+
+    return run
+
+
 def main() -> None:
     """Print the map's and the sweep's time as multiples of one single run; returns nothing."""
     ap = argparse.ArgumentParser(description=__doc__)
@@ -75,7 +90,7 @@ def main() -> None:
     x, y = Axis("lr", 1e-3, 3.0, args.cells, log=True), Axis("momentum", 0.0, 0.95, args.cells)
     one = lambda: run_comparison(Comparison(base, []), data_cache=cache)  # noqa: E731
     whole = lambda: training_map(base, x, y, data_cache=cache)  # noqa: E731
-    fns = {"single": one, "map": whole}
+    fns = {"single": one, "map": whole, "map_1": one_core(whole)}
     if not args.no_torch:
         fns["map_torch"] = torch_fused(whole)
     t = alternating(fns, args.repeats)
@@ -87,7 +102,9 @@ def main() -> None:
     print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"one single run: {t['single']:.3f} s")
     cells = f"{args.cells}×{args.cells} map ({args.cells**2} runs, one batch"
-    print(f"{cells}, {path}): {t['map']:.3f} s = {t['map'] / t['single']:.1f} single runs")
+    cores = available_cores()
+    print(f"{cells}, {path}, {cores} cores): {t['map']:.3f} s = {t['map'] / t['single']:.1f} single runs")
+    print(f"{cells}, {path}, 1 core): {t['map_1']:.3f} s = {t['map_1'] / t['single']:.1f} single runs")
     if "map_torch" in t:
         print(f"{cells}, torch fused path): {t['map_torch']:.3f} s = {t['map_torch'] / t['single']:.1f} single runs")
     print(f"lr sweep (4 optimizers × 13 rates = 52 runs): {sweep:.3f} s = {sweep / t['single']:.1f} single runs")

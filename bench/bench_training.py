@@ -1,14 +1,18 @@
 """Benchmarks: the 5-momentum spiral comparison and one MNIST-sized epoch, against notebook-style loops.
 
 Prints ratios measured in this process (median of several repetitions; every path is warmed up first so
-one-time costs such as torch's first optimizer import are not counted). Run: python bench/bench_training.py
+one-time costs such as torch's first optimizer import are not counted). The MNIST-sized part times the
+DataLoader loop, the engine and the engine's path before the one-run pass in turn, so that load on a
+shared machine falls on all three alike. Run: python bench/bench_training.py [--skip-spiral] [--skip-mnist]
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
+import statistics
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +26,8 @@ from reference_loops import dataloader_mnist_epoch, notebook_momentum_loop  # no
 from timing import median_time as timed  # noqa: E402
 
 from engine.data.datasets import load_dataset, spiral_arrays  # noqa: E402
+from engine.training import fused_single, onednn  # noqa: E402
+from engine.training.backends import fused as fused_backend  # noqa: E402
 from engine.training.backends import numba_mlp  # noqa: E402
 from engine.training.compare import Comparison, run_comparison  # noqa: E402
 from engine.training.config import TrainConfig  # noqa: E402
@@ -56,8 +62,38 @@ def spiral(repeats: int, epochs: int) -> dict:
     }
 
 
+def interleaved(fns: dict, repeats: int) -> dict:
+    """Return each callable's median wall time, one warm-up call each, the repeats taken in turn.
+
+    Taking them in turn (A, B, C, A, B, C, ...) lets a shared machine's load fall on every path alike.
+    """
+    for fn in fns.values():
+        fn()
+    times: dict = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(v) for name, v in times.items()}
+
+
+def _stacked_trainer(cfg, data) -> Trainer:
+    """Return a Trainer on the path before the one-run pass: stacked bmm, torch.optim Adam, torch's products."""
+    saved = fused_single.ENABLED, fused_backend.FLAT_ADAM
+    fused_single.ENABLED = fused_backend.FLAT_ADAM = False
+    try:
+        return Trainer(cfg, data)
+    finally:
+        fused_single.ENABLED, fused_backend.FLAT_ADAM = saved
+
+
 def mnist(repeats: int) -> dict | None:
-    """Time one epoch (training, then train/test loss and accuracy) of 784-40-40-40-10 Adam, batch 50, 60k images."""
+    """Time one epoch (training, then train/test loss and accuracy) of 784-40-40-40-10 Adam, batch 50, 60k images.
+
+    Three paths in turn: the DataLoader loop, the engine, and the engine's stacked path as it was before
+    the one-run pass (fused_single, onednn, FlatAdam), for the before/after ratio in one run.
+    """
     try:
         data = load_dataset("fashion-mnist")  # Debian's dataset-fashion-mnist: 60,000 training images
     except Exception as err:  # noqa: BLE001
@@ -71,10 +107,17 @@ def mnist(repeats: int) -> dict | None:
         batch_size=50,
         epochs=1,
     )
-    ref = timed(lambda: dataloader_mnist_epoch(data.x_train, data.y_train, data.x_test, data.y_test), repeats)
-    trainers = [Trainer(replace(cfg, epochs=repeats + 2), data)]  # built outside the timing, as the loop's data is
-    ours = timed(lambda: trainers[0].run_epoch(), repeats)
-    return {"reference_s": ref, "engine_s": ours, "images": len(data.x_train), "path": Trainer(cfg, data).path}
+    long = replace(cfg, epochs=repeats + 2)
+    ours, before = Trainer(long, data), _stacked_trainer(long, data)  # built outside the timing, as the loop's data is
+    t = interleaved(
+        {
+            "reference_s": lambda: dataloader_mnist_epoch(data.x_train, data.y_train, data.x_test, data.y_test),
+            "engine_s": ours.run_epoch,
+            "before_s": before.run_epoch,
+        },
+        repeats,
+    )
+    return {**t, "images": len(data.x_train), "path": ours.path, "before_path": before.path}
 
 
 def main() -> None:
@@ -84,26 +127,33 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1, help="torch threads for every path (default 1)")
     parser.add_argument("--skip-mnist", action="store_true")
+    parser.add_argument("--skip-spiral", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(
         f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch thread(s), "
         f"torch {torch.__version__}, median of {args.repeats}"
     )
-    s = spiral(args.repeats, args.epochs)
-    print(f"spiral 5-momentum x {args.epochs} epochs, batch 20:")
-    print(f"  notebook loop (DataLoader)  {s['reference_s']:7.2f} s   1.0x")
-    ratio = s["reference_s"] / s["five_single_runs_s"]
-    print(f"  five single runs            {s['five_single_runs_s']:7.2f} s  {ratio:5.1f}x")
-    print(f"  compare, torch fused        {s['torch_fused_s']:7.2f} s  {s['reference_s'] / s['torch_fused_s']:5.1f}x")
-    print(f"  compare, numba kernel       {s['numba_s']:7.2f} s  {s['reference_s'] / s['numba_s']:5.1f}x")
-    print(f"  compare (batched: {s['path']}) {s['compare_s']:7.2f} s  {s['reference_s'] / s['compare_s']:5.1f}x")
+    if not args.skip_spiral:
+        s = spiral(args.repeats, args.epochs)
+        print(f"spiral 5-momentum x {args.epochs} epochs, batch 20:")
+        print(f"  notebook loop (DataLoader)  {s['reference_s']:7.2f} s   1.0x")
+        ratio = s["reference_s"] / s["five_single_runs_s"]
+        print(f"  five single runs            {s['five_single_runs_s']:7.2f} s  {ratio:5.1f}x")
+        print(
+            f"  compare, torch fused        {s['torch_fused_s']:7.2f} s  {s['reference_s'] / s['torch_fused_s']:5.1f}x"
+        )
+        print(f"  compare, numba kernel       {s['numba_s']:7.2f} s  {s['reference_s'] / s['numba_s']:5.1f}x")
+        print(f"  compare (batched: {s['path']}) {s['compare_s']:7.2f} s  {s['reference_s'] / s['compare_s']:5.1f}x")
     if not args.skip_mnist:
         m = mnist(args.repeats)
         if m:
-            print(f"MNIST-sized epoch ({m['images']} images, 784-40-40-40-10 Adam, batch 50):")
-            print(f"  DataLoader loop             {m['reference_s']:7.2f} s   1.0x")
-            print(f"  engine ({m['path']})  {m['engine_s']:7.2f} s  {m['reference_s'] / m['engine_s']:5.1f}x")
+            ref = m["reference_s"]
+            print(f"MNIST-sized epoch ({m['images']} images, 784-40-40-40-10 Adam, batch 50), paths taken in turn:")
+            print(f"  DataLoader loop                       {ref:7.2f} s   1.0x")
+            print(f"  engine before ({m['before_path']}) {m['before_s']:7.2f} s  {ref / m['before_s']:5.1f}x")
+            onednn_note = "oneDNN for large products" if onednn.usable() else "no oneDNN in this torch"
+            print(f"  engine ({m['path']}, {onednn_note})  {m['engine_s']:7.2f} s  {ref / m['engine_s']:5.1f}x")
 
 
 if __name__ == "__main__":

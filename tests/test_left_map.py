@@ -72,7 +72,7 @@ def test_the_map_says_left_the_map_where_the_path_left_it(qtbot):
     widget.resize(640, 520)
     widget.getPlotItem().setRange(xRange=PEAKS.domain[0], yRange=PEAKS.domain[1], padding=0)
     labels = [i for i in widget.getPlotItem().items if isinstance(i, pg.TextItem) and i.isVisible()]
-    assert [i.toPlainText() for i in labels] == ["Momentum · start 2 left the map at step 8"]
+    assert [i.toPlainText() for i in labels] == ["Momentum · start 2\nleft the map at step 8"]  # two lines
     widget.grab()  # a TextItem places itself when it is painted
     view = widget.getPlotItem().vb.sceneBoundingRect()
     assert view.contains(labels[0].sceneBoundingRect())  # the words stay on the map, not cut at its edge

@@ -117,6 +117,33 @@ def test_training_map_from_the_comparison_opens_a_cell_in_the_training_tab(qtbot
     view.runner.shutdown()
 
 
+def test_a_training_map_fills_in_while_it_trains_and_a_stopped_one_says_where_it_stopped(qtbot):
+    exp = Experiment()
+    exp.comparison = load_section(
+        ComparisonSpec,
+        {"base": {"points": 30, "layers": [2, 8, 3], "epochs": 100000, "optimizer": "sgd"}, "vary": []},
+    )
+    view = CompareView(exp)
+    qtbot.addWidget(view)
+    dialog = view.race.open_map()
+    qtbot.waitExposed(dialog)
+    dialog.x_axis.n.setValue(3)
+    dialog.y_axis.n.setValue(2)
+    dialog.run_button.click()
+    title = dialog.chart.plot.titleLabel
+    qtbot.waitUntil(lambda: "training, epoch" in title.text and int(title.text.split()[-3]) >= 2, timeout=30000)
+    drawn = dialog.chart.image.image
+    assert drawn.shape == (2, 3) and np.isfinite(drawn).all()  # every cell coloured by its latest epoch's loss
+    assert title.text.endswith("of 100000")
+    with qtbot.waitSignal(dialog.finished_map, timeout=30000) as stopped:
+        dialog.stop_button.click()
+    assert stopped.args == ["stopped"]
+    assert "stopped at epoch" in title.text and "epoch it reached" in dialog.status.text()
+    assert dialog.result is not None and np.isfinite(dialog.chart.image.image).all()  # what it reached stays
+    dialog.close()
+    view.runner.shutdown()
+
+
 def test_a_refused_cell_is_said_in_the_status_and_qdialog_open_still_works(surface, qtbot):
     from engine.errors import UserError
 

@@ -71,6 +71,27 @@ def test_the_spiral_comparison_matches(monkeypatch):
     assert_same(trained(configs, True, monkeypatch), trained(configs, False, monkeypatch))
 
 
+def test_measurements_on_a_test_set_in_chunks_and_a_diverging_run_match(monkeypatch):
+    data = load_dataset("spiral", points=60, test_fraction=0.3)
+    base = replace(TrainConfig(), points=60, test_fraction=0.3, epochs=6, optimizer_params={"lr": 0.1})
+    # weight decay 1 at rate 10 multiplies the weights by -9 a step: the second run overflows
+    configs = [base.with_field("momentum", "0.5"), replace(base, optimizer_params={"lr": 10.0, "weight_decay": 1.0})]
+    monkeypatch.setattr(numba_mlp, "MIN_STEPS_TO_IMPORT", 0)
+    monkeypatch.setattr(numba_mlp, "METRIC_ROWS", 50)  # 126 training rows: three compiled calls a measurement
+    groups = []
+    for enabled in (True, False):
+        monkeypatch.setattr(numba_mlp, "ENABLED", enabled)
+        groups.append(RunGroup(configs, data))
+        groups[-1].run()
+    kernel, reference = groups
+    assert kernel.path == "fused, numba kernel"
+    assert kernel.diverged_at == reference.diverged_at and kernel.diverged_at[1] is not None
+    for x, y in zip(kernel.histories[0], reference.histories[0]):
+        assert x.test_loss == pytest.approx(y.test_loss, rel=0, abs=1e-9)
+        assert x.test_acc == y.test_acc and x.train_acc == y.train_acc
+        assert x.grad_norm == pytest.approx(y.grad_norm, rel=0, abs=1e-9)
+
+
 def test_where_it_applies(monkeypatch):
     monkeypatch.setattr(numba_mlp, "ENABLED", True)
     small = TrainConfig(points=60, layers=(2, 50, 3), epochs=300)

@@ -10,7 +10,7 @@ import pytest
 
 import engine.training.backends as backends
 from engine.data.datasets import load_dataset
-from engine.training.backends import numba_lanes
+from engine.training.backends import numba_lanes, spread
 from engine.training.config import TrainConfig
 from engine.training.trainer import RunGroup
 
@@ -116,3 +116,49 @@ def test_where_it_applies(monkeypatch):
     assert not numba_lanes.applies(many, 3, "cuda", 75)
     monkeypatch.setattr(numba_lanes, "ENABLED", False)
     assert not numba_lanes.applies(many, 3, "cpu", 75)
+
+
+def test_tiles_spread_over_threads_give_the_same_numbers(monkeypatch):
+    base = TrainConfig(points=40, test_fraction=0.25, layers=(2, 6, 3), batch_size=16, epochs=3)
+    rates = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5)
+    configs = grid(base, rates, (0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95))  # 70 runs: three tiles
+    monkeypatch.setattr(spread, "THREADS", 1)
+    one = trained(configs, True, monkeypatch)
+    monkeypatch.setattr(spread, "THREADS", 3)
+    spread_out = trained(configs, True, monkeypatch)
+    assert one.backend.threads == 1 and spread_out.backend.threads == 3
+    assert_same(spread_out, one, tol=0.0)  # each tile's arithmetic does not depend on the thread that ran it
+    assert np.array_equal(flat_weights(spread_out), flat_weights(one), equal_nan=True)
+
+
+def test_tile_ranges_cover_every_tile_once():
+    assert spread.piece_ranges(13, 1) == [(0, 13)]
+    for tiles, threads in ((13, 2), (3, 4), (1, 2), (50, 3)):
+        ranges = spread.piece_ranges(tiles, threads)
+        covered = [t for a, b in ranges for t in range(a, b)]
+        assert covered == list(range(tiles))
+        assert len(ranges) == min(tiles, threads * spread.RANGES_PER_THREAD)
+
+
+def test_an_error_in_a_helper_thread_reaches_the_caller():
+    seen = []
+
+    def call(a, b):
+        seen.append((a, b))
+        if a == 0:
+            raise ValueError("tile 0 failed")
+
+    with pytest.raises(ValueError, match="tile 0 failed"):
+        spread.spread(call, 6, 2)
+    assert sorted(seen) == spread.piece_ranges(6, 2)  # the other ranges still ran to the end
+
+
+def test_thread_count_follows_the_setting_then_omp_num_threads_then_the_cores(monkeypatch):
+    monkeypatch.setattr(spread, "THREADS", None)
+    monkeypatch.setattr(spread, "available_cores", lambda: 4)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert spread.thread_count(13) == 4 and spread.thread_count(2) == 2  # never more threads than pieces
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # a Ray worker given one core
+    assert spread.thread_count(13) == 1
+    monkeypatch.setattr(spread, "THREADS", 3)
+    assert spread.thread_count(13) == 3

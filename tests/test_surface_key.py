@@ -62,3 +62,28 @@ def test_png_export_shows_the_key_bottom_right(tmp_path):
             total += 1
             light += min(c.red(), c.green(), c.blue()) > 180
     assert light / total > 0.7  # the key's pale box over peaks' teal corner
+
+
+def test_a_left_the_map_label_stays_off_the_minima_key(qtbot):
+    """The README screenshot's case: Momentum from (0.3, 1.3) leaves peaks at the bottom, under the key's corner."""
+    from gui.views.surface_view import SurfaceView
+
+    view = SurfaceView()
+    qtbot.addWidget(view)
+    view.resize(1400, 900)
+    view.show()
+    view.set_checked(["sgd", "momentum", "adam"])
+    view.steps.setValue(80)
+    view.add_start((-0.35, -0.67))
+    view.add_start((0.3, 1.3), keep_others=True)
+    qtbot.waitUntil(lambda: any(p.diverged_at is not None for p in view.paths), timeout=30000)
+    view.grab()  # text items place themselves when painted
+    plot = view.contour.plot
+    texts = [i for i in plot.items if isinstance(i, pg.TextItem) and i.isVisible()]
+    labels = [i for i in texts if "left the map" in i.toPlainText()]
+    assert labels and view.contour.key.isVisible()
+    key = view.contour.key.sceneBoundingRect()
+    for label in labels:
+        assert "\n" in label.toPlainText()  # the long label is broken after the path's name
+        assert not label.sceneBoundingRect().intersects(key), label.toPlainText()
+        assert plot.vb.sceneBoundingRect().contains(label.sceneBoundingRect())

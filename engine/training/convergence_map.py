@@ -63,10 +63,23 @@ def training_map_job(
     runs = yield from comparison_job(comparison, token, data_cache, grad_norm=False)  # losses suffice
     if token.stopped or len(runs) < x.n * y.n:
         return None
-    curves = [cell_curve(r) for r in runs]
-    diverged = [r.diverged_at is not None for r in runs]
+    return map_from_runs(runs, base, x, y, tol)
+
+
+def map_from_runs(runs: list, base: TrainConfig, x: Axis, y: Axis, tol: float = DEFAULT_TOL) -> MapResult:
+    """Return the MapResult of the cells' runs so far (a finished map, or a live one from a job's snapshot).
+
+    ``runs`` are the cells' RunResults in run order; cells whose run has not started yet (missing, or no
+    epoch recorded) are blank (NaN losses). While training, a cell's final loss is its latest epoch's.
+    """
+    total = x.n * y.n
+    curves = [cell_curve(r) for r in runs[:total]]
+    curves += [np.array([np.nan])] * (total - len(curves))
+    curves = [c if c.size else np.array([np.nan]) for c in curves]
+    diverged = [r.diverged_at is not None for r in runs[:total]] + [False] * (total - len(runs[:total]))
     reach, target = first_within(curves, diverged, tol, None)
     shape = (y.n, x.n)
+    at = [-1 if r.diverged_at is None else r.diverged_at for r in runs[:total]] + [-1] * (total - len(runs[:total]))
     return MapResult(
         x,
         y,
@@ -74,7 +87,7 @@ def training_map_job(
         y.values(),
         np.array([c[0] for c in curves]).reshape(shape),
         np.array([c[-1] for c in curves]).reshape(shape),
-        np.array([-1 if r.diverged_at is None else r.diverged_at for r in runs]).reshape(shape),
+        np.array(at).reshape(shape),
         reach.reshape(shape),
         float(tol),
         target,

@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from engine.training import fused_single
+
 FUSED_ACTIVATIONS = ("relu", "leaky-relu", "tanh", "sigmoid")
 FLOAT64_MAX_FIRST_LAYER = 4096  # inputs x units of the first layer up to which float64 is used
 
@@ -90,6 +92,8 @@ class FusedMLP:
             for view, tensors in zip(views, list(weights) + list(biases)):
                 view.copy_(torch.stack(tensors))
         self.activation = activation
+        # one run: 2-D products into reused buffers (fused_single.py), a third fewer torch calls a batch
+        self.single = fused_single.SinglePass(self) if self.R == 1 and fused_single.ENABLED else None
         self.l1 = l1 if any(l1) else None
         self.l2 = l2 if any(l2) else None
         if self.l1:
@@ -114,6 +118,8 @@ class FusedMLP:
             if run is None
             else ([w[run : run + 1] for w in self.W], [b[run : run + 1] for b in self.B])
         )
+        if self.single is not None:
+            return self.single.logits(x).unsqueeze(0)
         h = x.expand(W[0].shape[0], *x.shape)
         last = len(W) - 1
         for i, (w, b) in enumerate(zip(W, B)):
@@ -145,6 +151,21 @@ class FusedMLP:
         Returns (data losses (R,), correct predictions (R,)), or None when ``want_loss`` is False
         (the training hot path).
         """
+        if self.single is not None:
+            losses = self.single.backward(x, y, want_loss, rows or x.shape[0], accumulate)
+        else:
+            losses = self._backward_stacked(x, y, want_loss, rows, accumulate)
+        if not penalties:
+            return losses
+        if self.l1 is not None:
+            for w, g in zip(self.W, self.gW):
+                g.addcmul_(torch.sign(w), self._l1)
+        if self.l2 is not None:
+            for w, g in zip(self.W, self.gW):
+                g.addcmul_(w, self._l2x2)
+        return losses
+
+    def _backward_stacked(self, x, y, want_loss: bool, rows: int | None, accumulate: bool):
         hs, zs = [x.expand(self.R, *x.shape)], []
         last = len(self.W) - 1
         h = hs[0]
@@ -174,14 +195,6 @@ class FusedMLP:
             if i:
                 da = torch.bmm(dz, self.W[i])
                 dz = _act_grad(self.activation, zs[i - 1], hs[i], da)
-        if not penalties:
-            return losses
-        if self.l1 is not None:
-            for w, g in zip(self.W, self.gW):
-                g.addcmul_(torch.sign(w), self._l1)
-        if self.l2 is not None:
-            for w, g in zip(self.W, self.gW):
-                g.addcmul_(w, self._l2x2)
         return losses
 
     def _minus_one(self, shape, like: torch.Tensor) -> torch.Tensor:

@@ -13,32 +13,35 @@ import time
 from collections.abc import Generator
 from dataclasses import dataclass
 
-import numpy as np
-
 from engine.jobs import run_job
-from engine.threads import threads_for_configs, use_threads
+from engine.threads import available_cores, threads_for_configs, use_threads
 from engine.training.backends import Interrupted
 from engine.training.compare import Comparison, RunResult, plan_groups
 from engine.training.config import TrainConfig
 from engine.training.landscape_eval import record_path
-from engine.training.metrics import confusion_matrix, decision_grid, per_class_accuracy, predictions
 from engine.training.trainer import RunGroup, Trainer
+from engine.training.visuals import DECISION_GRID, GRID_SAMPLES, Visuals, refresh_visuals, training_visuals
 
-GRID_SAMPLES = 36  # test images in the samples panel
-DECISION_GRID = 150  # points per side of the decision-region grid
-VISUALS_EVERY_S = 0.3  # while training, the visuals are recomputed at most this often
+VISUALS_EVERY_S = 0.3  # while training, the decision regions are recomputed at most this often
+# ... and a confusion matrix (with test images) at most this often: it evaluates the whole test split (6 ms for
+# Fashion-MNIST's 10,000 images) and the window takes ~15 ms to draw and paint its 172 labels
+MATRIX_EVERY_S = 1.0
 RATE_EVERY_S = 0.1  # samples_per_s is measured over at least this long
 
-
-@dataclass(frozen=True)
-class Visuals:
-    """What the side panels draw, computed in the job's thread."""
-
-    epoch: int
-    points: tuple | None  # (x_train ndarray, y_train ndarray, n_classes) for 2-D class data
-    decision: tuple | None  # (xs, ys, classes, confidence) from metrics.decision_grid, n=150
-    confusion: tuple | None  # (matrix, class_names, per_class) on test (or train if no test), non-2-D class data
-    samples: tuple | None  # (images, true, predicted, image_shape, class_names), 36 fixed test images
+__all__ = [  # the side panel's pictures live in engine/training/visuals.py; importing them from here still works
+    "DECISION_GRID",
+    "GRID_SAMPLES",
+    "ComparisonSnapshot",
+    "Pace",
+    "TrainingSnapshot",
+    "Visuals",
+    "comparison_job",
+    "comparison_steps",
+    "job_threads",
+    "prepare_job",
+    "train_job",
+    "training_visuals",
+]
 
 
 @dataclass
@@ -72,43 +75,6 @@ class ComparisonSnapshot:
     finished: int  # runs that have ended
 
 
-def training_visuals(trainer: Trainer) -> Visuals:
-    """Return the side panels' pictures for the trainer's current weights.
-
-    Decision regions and the scatter for 2-D class data; a confusion matrix for every other class data set
-    (iris, tables, images), plus 36 fixed sample predictions for image data (on the test split, or the
-    training split when there is none).
-    """
-    data = trainer.data
-    points = decision = confusion = samples = None
-    if data.n_features == 2 and data.n_classes:
-        points = _points(trainer)
-        decision = decision_grid(trainer.logits, data.x_train, n=DECISION_GRID)
-    elif data.n_classes:
-        x, y = (data.x_test, data.y_test) if data.has_test else (data.x_train, data.y_train)
-        pred = predictions(trainer.logits, x)
-        matrix = confusion_matrix(y.numpy(), pred, data.n_classes)
-        confusion = (matrix, data.class_names, per_class_accuracy(matrix))
-        if data.image_shape:
-            idx = np.random.RandomState(0).choice(len(x), size=min(GRID_SAMPLES, len(x)), replace=False)
-            samples = (x[idx].numpy(), y[idx].numpy(), pred[idx], data.image_shape, data.class_names)
-    return Visuals(trainer.epoch, points, decision, confusion, samples)
-
-
-def _refresh_visuals(trainer: Trainer) -> None:
-    trainer.visuals = training_visuals(trainer)
-    trainer.visuals_steps = len(trainer.group.lr_trace)  # optimizer steps the visuals have seen
-
-
-def _points(trainer: Trainer) -> tuple:
-    """Return the scatter's (x, y, n_classes), the same tuple every time (views compare it by identity)."""
-    cached = getattr(trainer, "_points", None)
-    if cached is None:
-        data = trainer.data
-        cached = trainer._points = (data.x_train.numpy(), data.y_train.numpy(), data.n_classes)
-    return cached
-
-
 def _snapshot(trainer: Trainer, status: str, rate: float = 0.0) -> TrainingSnapshot:
     history = trainer.history
     device, path, summary = _labels(trainer)
@@ -139,14 +105,27 @@ def _labels(trainer: Trainer) -> tuple[str, str, str]:
     return labels
 
 
+def job_threads(configs, train_rows: int, spare_cores: int = 0) -> int:
+    """Return the torch thread count for a training job: engine/threads.py's choice for ``configs``, leaving
+    ``spare_cores`` cores to the caller (the window keeps one for its GUI thread).
+
+    With every core taken, each wake-up of another thread (the window's redraws, other programs) stalls torch's
+    whole thread pool at its next barrier: on the shared 2-core machine the window trained Fashion-MNIST
+    (784-40-40-40-10, batch 50) at 5-70k samples/s with 2 threads, and at 100-165k with 1 (bench/bench_gui.py).
+    """
+    threads = threads_for_configs(configs, train_rows)
+    return max(1, min(threads, available_cores() - max(0, int(spare_cores))))
+
+
 def prepare_job(
-    config: TrainConfig, token, init_weights: dict | None = None, data=None
+    config: TrainConfig, token, init_weights: dict | None = None, data=None, spare_cores: int = 0
 ) -> Generator[TrainingSnapshot, None, Trainer | None]:
     """Load the data and build a Trainer; return it, or None when ``token`` was stopped at any point.
 
     Yields a "loading" snapshot first and a "ready" one (with visuals) once the trainer is built. The
     token is checked before loading, after loading and after building (also between the chunks of the
-    epoch-0 measurement), so a stop that arrives while the data load is never lost.
+    epoch-0 measurement), so a stop that arrives while the data load is never lost. ``spare_cores``: see
+    job_threads.
     """
     yield TrainingSnapshot("loading", 0, config.epochs, 0, 0, [], 0, 0.0, 0.0, "", "", "", None, None)
     if token.checkpoint():
@@ -154,14 +133,14 @@ def prepare_job(
     data = config.load_data() if data is None else data  # a caller that loaded it already passes it
     if token.checkpoint():
         return None
-    use_threads(threads_for_configs([config], len(data.x_train)))  # this thread's count; see engine/threads.py
+    use_threads(job_threads([config], len(data.x_train), spare_cores))  # this thread's count; engine/threads.py
     try:
         trainer = Trainer(config, data, init_weights, token=token)
     except Interrupted:
         return None
     if token.checkpoint():
         return None
-    _refresh_visuals(trainer)
+    refresh_visuals(trainer)
     yield _snapshot(trainer, "ready")
     return None if token.stopped else trainer
 
@@ -187,7 +166,12 @@ PACED_VISUALS_S = 0.03  # paced, the visuals are refreshed at most this often (e
 
 
 def train_job(
-    trainer: Trainer, token, epochs: int | None = None, pace: Pace | float | None = None
+    trainer: Trainer,
+    token,
+    epochs: int | None = None,
+    pace: Pace | float | None = None,
+    snapshot_every: float = 0.0,
+    spare_cores: int = 0,
 ) -> Generator[TrainingSnapshot, None, str]:
     """Train ``epochs`` more epochs (None: to the end); return "finished", "diverged" or "stopped".
 
@@ -203,16 +187,23 @@ def train_job(
     the epoch began, in slices that call ``token.checkpoint()``, and the visuals are refreshed at every epoch
     (at most every PACED_VISUALS_S, which every epoch of a pace of 30 epochs/s or slower is apart).
     Waiting is left out of ``elapsed`` and samples/s, and changes nothing in the history.
+
+    ``snapshot_every`` > 0: a snapshot after a batch or an epoch only when that many seconds have passed since
+    the last one, or when it brings new visuals (every epoch of a paced job); the last one always comes. The
+    window pulls ~30 times a second and keeps only the newest: a snapshot per 50 µs batch cost it ~10 % of
+    the training speed. ``spare_cores``: see job_threads.
     """
     pace = pace if isinstance(pace, Pace) or pace is None else Pace(pace)
     group = trainer.group
-    use_threads(threads_for_configs(group.configs, len(group.x_train)))  # this thread's count; see engine/threads.py
+    use_threads(job_threads(group.configs, len(group.x_train), spare_cores))  # this thread's count
     target = group.configs[0].epochs if epochs is None else trainer.epoch + max(0, int(epochs))
     waited = 0.0  # seconds spent in paced waits (and paused within them)
     active = lambda: time.perf_counter() - group.paused_seconds - waited  # a clock that stops while paused/waiting
     started, elapsed_before = active(), trainer.elapsed
-    rate, trained, mark = 0.0, 0, (started, 0)
+    rate, trained, mark, shown = 0.0, 0, (started, 0), -float("inf")
     visuals_at, visuals_wall = started, -float("inf")  # paced, the first epoch is always drawn
+    data = trainer.data
+    every = VISUALS_EVERY_S if data.n_features == 2 and data.n_classes else max(VISUALS_EVERY_S, MATRIX_EVERY_S)
     stopped = False
     record_path(trainer)  # the landscape's path: the weights at the start and after every epoch
 
@@ -234,6 +225,9 @@ def train_job(
             if now - mark[0] >= RATE_EVERY_S:
                 rate = (trained - mark[1]) * group.batch_size / (now - mark[0])
                 mark = (now, trained)
+            if now - shown < snapshot_every:
+                continue
+            shown = now
             tick()
             yield _snapshot(trainer, "running", rate)
         if records is None:  # the loop checked that the run was not over: the token stopped it
@@ -241,13 +235,14 @@ def train_job(
             break
         record_path(trainer)
         paced = pace is not None and pace.seconds_per_epoch() > 0
-        if (
-            paced and time.perf_counter() - visuals_wall >= PACED_VISUALS_S
-        ) or active() - visuals_at >= VISUALS_EVERY_S:
-            _refresh_visuals(trainer)
+        fresh = (paced and time.perf_counter() - visuals_wall >= PACED_VISUALS_S) or (active() - visuals_at >= every)
+        if fresh:
+            refresh_visuals(trainer)
             visuals_at, visuals_wall = active(), time.perf_counter()
-        tick()
-        yield _snapshot(trainer, "running", rate)
+        if fresh or paced or active() - shown >= snapshot_every:
+            shown = active()
+            tick()
+            yield _snapshot(trainer, "running", rate)
         if pace is None or trainer.finished or trainer.epoch >= target:
             continue
         work, slept = active() - epoch_began, 0.0  # the epoch's training time; paused time counts in neither
@@ -263,7 +258,7 @@ def train_job(
         if stopped:
             break
     if trainer.visuals is None or trainer.visuals_steps != len(group.lr_trace):  # unless nothing has changed
-        _refresh_visuals(trainer)
+        refresh_visuals(trainer)
     tick()
     yield _snapshot(trainer, "running", rate)
     if stopped:

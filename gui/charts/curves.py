@@ -7,6 +7,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
 from gui.charts import style
+from gui.charts.history_columns import HistoryColumns
 
 
 class SideLegend(pg.LegendItem):
@@ -255,6 +256,7 @@ class TwinChart:
         plot.vb.sigResized.connect(self._sync)
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.columns = HistoryColumns()
         specs = [
             ("train loss", plot, style.PALETTE[1], False),
             ("test loss", plot, style.PALETTE[1], True),
@@ -268,6 +270,9 @@ class TwinChart:
             curve = pg.PlotDataItem(pen=pen, connect="finite", symbolBrush=colour, symbolPen=colour, symbolSize=7)
             box.addItem(curve)  # unnamed: set_history manages the legend
             self.curves[name] = curve
+            # listed from the start: an entry added with the first data re-lays out the plot (and repaints every
+            # axis) in the middle of a run's first epoch; set_history removes the ones a run has no data for
+            self.legend.add(curve, name)
         self.diverged = pg.InfiniteLine(
             angle=90,
             pen=pg.mkPen("#d00000", width=2, style=QtCore.Qt.PenStyle.DashLine),
@@ -282,15 +287,19 @@ class TwinChart:
         self.right.linkedViewChanged(self.plot.vb, self.right.XAxis)
 
     def set_history(self, history) -> None:
-        """Draw train/test loss and accuracy of a list of EpochRecords."""
-        epochs = np.array([h.epoch for h in history], dtype=float)
+        """Draw train/test loss and accuracy of a list of EpochRecords.
+
+        A list that extends the one drawn last (a run that trained on) converts only its new records.
+        """
+        self.columns.update(history)
+        epochs = self.columns.column("epoch")
         for name, attr in (
             ("train loss", "train_loss"),
             ("test loss", "test_loss"),
             ("train accuracy", "train_acc"),
             ("test accuracy", "test_acc"),
         ):
-            ys = np.array([np.nan if getattr(h, attr) is None else getattr(h, attr) for h in history], dtype=float)
+            ys = self.columns.column(attr)
             curve = self.curves[name]
             finite = int(np.isfinite(ys).sum())
             if finite:
@@ -304,7 +313,8 @@ class TwinChart:
             else:
                 curve.setData([], [])
                 curve.hide()
-                self.legend.removeItem(curve)  # no test set: no empty legend entries
+                if len(epochs):  # no test set: no empty legend entries (an empty chart keeps them, for the next run)
+                    self.legend.removeItem(curve)
             self.data[name] = (epochs, ys)
         if not len(epochs):
             show_empty(self.plot, self.log_loss)

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import errno
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (registers ImageExporter)
@@ -72,8 +74,49 @@ def _encoded(image: QtGui.QImage, fmt: str, path: Path) -> bytes:
     return bytes(buffer.data())
 
 
+_background = None  # the worker of ``png_writes_in_background``, while it is open
+
+
+@contextmanager
+def png_writes_in_background() -> Iterator[None]:
+    """Return a context in which ``export_png`` draws each chart at once but encodes and writes its file on a
+    worker thread (Qt lets Python run while it encodes), so that the next chart is drawn meanwhile.
+
+    Leaving the context waits for every file, then raises the error of the first write that failed: the one
+    that drawing the charts one by one would have raised first, even when a later chart then failed to draw.
+    """
+    global _background
+    from concurrent.futures import ThreadPoolExecutor
+
+    if _background is not None:  # already inside one
+        yield
+        return
+    writes = []
+    _background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="png-writer"), writes
+    try:
+        yield
+    except Exception:
+        _wait(writes)
+        raise
+    finally:
+        pool, _ = _background
+        _background = None
+        pool.shutdown(wait=True)
+    _wait(writes)
+
+
+def _wait(writes: list) -> None:
+    """Wait for each write; raise the first one's error."""
+    for write in writes:
+        write.result()
+
+
 def export_png(item: QtWidgets.QGraphicsItem, path: str | Path, width: int | None = None) -> Path:
-    """Write ``item`` (a PlotItem or layout) to a PNG file and return its path; raise OSError naming it."""
+    """Write ``item`` (a PlotItem or layout) to a PNG file and return its path; raise OSError naming it.
+
+    Inside ``png_writes_in_background`` the file is encoded and written on a worker thread, and its error
+    raised when the context ends.
+    """
     path = check_target(path)
     exporter = pg.exporters.ImageExporter(item)
     if width:
@@ -82,7 +125,11 @@ def export_png(item: QtWidgets.QGraphicsItem, path: str | Path, width: int | Non
         image = exporter.export(toBytes=True)
     except Exception as err:  # noqa: BLE001 — pyqtgraph raises a bare Exception for a zero-sized chart
         raise export_error(path, f"the chart could not be drawn ({err})") from None
-    return write_file(path, _encoded(image, "PNG", path))
+    if _background is None:
+        return write_file(path, _encoded(image, "PNG", path))
+    pool, writes = _background
+    writes.append(pool.submit(lambda: write_file(path, _encoded(image, "PNG", path))))
+    return path
 
 
 def export_svg(

@@ -24,7 +24,16 @@ class DecisionMap:
         self.grid = None
 
     def set_data(self, x: np.ndarray, y: np.ndarray, n_classes: int) -> None:
-        """Draw the data points, one colour per class."""
+        """Draw the data points, one colour per class.
+
+        With as many classes as drawn before (a new run), the point items and their legend are kept and only
+        given the new positions: creating them again costs ~15 ms in the middle of the run's first epoch.
+        """
+        if len(self.points) == n_classes:
+            for k, item in enumerate(self.points):
+                sel = y == k
+                item.setData(x[sel, 0], x[sel, 1])
+            return
         for item in self.points:
             self.plot.removeItem(item)
         self.legend.clear()
@@ -37,6 +46,13 @@ class DecisionMap:
             )
             self.plot.addItem(item)
             self.points.append(item)
+
+    def blank(self) -> None:
+        """Show nothing (a new run's data are loading): no points, no regions; the items stay for the next run."""
+        for item in self.points:
+            item.setData([], [])
+        self.image.clear()
+        self.grid = None
 
     def set_regions(self, xs: np.ndarray, ys: np.ndarray, classes: np.ndarray, confidence: np.ndarray) -> None:
         """Draw the region image: classes[i, j] at (xs[j], ys[i]), lighter where confidence is low."""
@@ -77,6 +93,8 @@ class ConfusionMatrix:
         self.image = pg.ImageItem()
         plot.addItem(self.image)
         self.texts: list[pg.TextItem] = []
+        self._shown: dict[int, tuple] = {}  # text item index -> (text, colour, x, y) it shows
+        self._axes = None  # (n, labels) the axes show
         self.matrix = np.zeros((0, 0), dtype=int)
         self.labels: list[str] = []
         self._make_texts(100)  # made up front: creating them in the middle of training stalls the event loop
@@ -92,8 +110,19 @@ class ConfusionMatrix:
             self.plot.addItem(text)
             self.texts.append(text)
 
+    def blank(self) -> None:
+        """Show an empty matrix (a new run's data are loading); the axes and text items stay for the next one."""
+        self.image.clear()
+        for text in self.texts:
+            text.hide()
+        self._shown = {}
+
     def set_matrix(self, matrix: np.ndarray, labels: list[str]) -> None:
-        """Draw ``matrix[true, predicted]`` with ``labels`` on both axes."""
+        """Draw ``matrix[true, predicted]`` with ``labels`` on both axes.
+
+        Redrawn while a run trains: only the cells whose count or colour changed are touched, and the axes
+        only when the labels did (each change costs a relayout of the item under the GIL the training needs).
+        """
         matrix = np.asarray(matrix)
         self.matrix, self.labels = matrix, list(labels)
         n = matrix.shape[0]
@@ -104,19 +133,28 @@ class ConfusionMatrix:
         self.image.setRect(QtCore.QRectF(-0.5, -0.5, n, n))
         wanted = n * n if n <= 20 else 0
         self._make_texts(wanted)  # reused between calls: creating text items is slow
+        shown = self._shown
         for k, text in enumerate(self.texts):
             if k < wanted:
                 i, j = divmod(k, n)
-                text.setText(str(int(matrix[i, j])))
-                text.setColor("w" if share[i, j] > 0.55 else "#222222")
-                text.setPos(j, i)
+                cell = (str(int(matrix[i, j])), "w" if share[i, j] > 0.55 else "#222222", j, i)
+                if shown.get(k) != cell:
+                    text.setText(cell[0])
+                    text.setColor(cell[1])
+                    text.setPos(j, i)
+                    shown[k] = cell
                 text.show()
             else:
                 text.hide()
-        ticks = [[(i, str(lab)) for i, lab in enumerate(labels)]]
-        self.plot.getAxis("bottom").setTicks(ticks)
-        self.plot.getAxis("left").setTicks(ticks)
-        self.plot.setRange(xRange=(-0.5, n - 0.5), yRange=(-0.5, n - 0.5), padding=0.02)
+                shown.pop(k, None)
+        self._shown = shown
+        axes = (n, tuple(str(lab) for lab in labels))
+        if self._axes != axes:
+            self._axes = axes
+            ticks = [list(enumerate(axes[1]))]
+            self.plot.getAxis("bottom").setTicks(ticks)
+            self.plot.getAxis("left").setTicks(ticks)
+            self.plot.setRange(xRange=(-0.5, n - 0.5), yRange=(-0.5, n - 0.5), padding=0.02)
 
     def table(self) -> tuple[list[str], list[list]]:
         """Return (header, rows) of the counts for CSV export."""
@@ -143,6 +181,8 @@ class ImageGrid:
         plot.addItem(self.frames)
         self.texts: list[pg.TextItem] = []
         self.rows: list[list] = []
+        self._images = None  # the images of the mosaic drawn last (the same 36 test images every epoch)
+        self._labels: dict[int, tuple] = {}  # text item index -> (text, colour, x, y) it shows
         self._make_texts(36)
 
     def _make_texts(self, count: int) -> None:
@@ -155,33 +195,55 @@ class ImageGrid:
             self.plot.addItem(text)
             self.texts.append(text)
 
+    def blank(self) -> None:
+        """Show no images (a new run's data are loading)."""
+        self.image.clear()
+        self.frames.setData([], [])
+        for text in self.texts:
+            text.hide()
+        self.rows = []
+        self._images, self._labels = None, {}
+
     def set_samples(self, images, true, predicted, shape, names) -> None:
-        """Draw up to 36 images in a square grid with their labels."""
+        """Draw up to 36 images in a square grid with their labels.
+
+        Redrawn while a run trains, where only the predictions change: the mosaic is rebuilt only for other
+        images, and only the labels that changed are touched.
+        """
+        images = np.asarray(images)
         n = len(images)
         cols = int(np.ceil(np.sqrt(n)))
         h, w = shape
         pad = 10
-        mosaic = np.ones(((h + pad) * cols, (w + pad) * cols), dtype=float)
+        same = self._images is not None and self._images.shape == images.shape and np.array_equal(self._images, images)
+        mosaic = None if same else np.ones(((h + pad) * cols, (w + pad) * cols), dtype=float)
         fx, fy = [], []
         self._make_texts(n)
-        for text in self.texts[n:]:
-            text.hide()
+        for k in range(n, len(self.texts)):
+            self.texts[k].hide()
+            self._labels.pop(k, None)
         self.rows = []
         for i in range(n):
             r, c = divmod(i, cols)
             y0, x0 = r * (h + pad) + pad, c * (w + pad)
-            mosaic[y0 : y0 + h, x0 : x0 + w] = 1 - images[i].reshape(h, w)
+            if mosaic is not None:
+                mosaic[y0 : y0 + h, x0 : x0 + w] = 1 - images[i].reshape(h, w)
             wrong = int(predicted[i]) != int(true[i])
+            label = (f"{names[int(predicted[i])]}/{names[int(true[i])]}", "#d00000" if wrong else "#1a6e1a", x0, y0)
             text = self.texts[i]
-            text.setText(f"{names[int(predicted[i])]}/{names[int(true[i])]}")
-            text.setColor("#d00000" if wrong else "#1a6e1a")
-            text.setPos(x0, y0)
+            if self._labels.get(i) != label:
+                text.setText(label[0])
+                text.setColor(label[1])
+                text.setPos(x0, y0)
+                self._labels[i] = label
             text.show()
             self.rows.append([i, names[int(true[i])], names[int(predicted[i])], wrong])
             if wrong:
                 fx += [x0 - 1, x0 + w, x0 + w, x0 - 1, x0 - 1, np.nan]
                 fy += [y0 - 1, y0 - 1, y0 + h, y0 + h, y0 - 1, np.nan]
-        self.image.setImage(mosaic, levels=(0, 1))
+        if mosaic is not None:
+            self.image.setImage(mosaic, levels=(0, 1))
+            self._images = images.copy()
         self.frames.setData(np.array(fx, dtype=float), np.array(fy, dtype=float), connect="finite")
 
     def table(self) -> tuple[list[str], list[list]]:

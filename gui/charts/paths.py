@@ -31,6 +31,9 @@ def pen_style(dash: str) -> QtCore.Qt.PenStyle:
     return PEN_STYLES.get(dash, QtCore.Qt.PenStyle.SolidLine)
 
 
+LABEL_LINE = 28  # characters: a longer "<path> left the map at step k" label is broken after the path's name
+
+
 def horizontal_anchor(x: float, span: tuple[float, float]) -> float:
     """Return the label anchor that keeps a label at ``x`` inside ``span``: 0 (text to the right) in the left
     third, 1 (to the left) in the right third, 0.5 (centred) in between; 0 when the span is not finite."""
@@ -175,8 +178,13 @@ class PathItems:
             else:  # not a number at the start itself: mark the start column at the middle of the map
                 bx, by = self.start_x, float(np.mean([v for v in self.bounds[1] if np.isfinite(v)] or [0.0]))
             self.blowup.setData([bx], [by])
-            self.label.setText(f"{self.name} {self.ending}")
-            self.label.setAnchor((horizontal_anchor(bx, self.bounds[0]), 0 if by > np.mean(self.bounds[1]) else 1))
+            # a long label goes on two lines: one line was half the map wide and ran into the minima key
+            sep = "\n" if len(self.name) + len(self.ending) > LABEL_LINE else " "
+            self.label.setText(f"{self.name}{sep}{self.ending}")
+            low = by <= np.mean(self.bounds[1])
+            ax = horizontal_anchor(bx, self.bounds[0])
+            # the minima key fills the bottom-right corner: a centred label low on the map reads to the left
+            self.label.setAnchor((1.0 if low and ax == 0.5 else ax, 1 if low else 0))
             self.label.setPos(bx, by)
             self.label.show()
         else:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pyqtgraph as pg
-
 PALETTE = [
     "#1f77b4",
     "#ff7f0e",
@@ -42,6 +40,8 @@ def configure() -> None:
     """Apply the app-wide pyqtgraph options once (white background, antialiasing, row-major images)."""
     global _configured
     if not _configured:
+        import pyqtgraph as pg  # here, so that the colours alone load no Qt (the command line picks them early)
+
         pg.setConfigOptions(background="w", foreground="#222222", antialias=True, imageAxisOrder="row-major")
         _configured = True
 

@@ -17,6 +17,7 @@ import sys
 
 from engine.errors import UserError
 from gui.cli.flags import error_line, flag_for, parse_assignments
+from gui.cli.startup import bulk_imports
 
 __all__ = ["build_parser", "error_line", "flag_for", "parse_assignments", "run_cli"]
 
@@ -72,7 +73,8 @@ def run_cli(argv: list[str]) -> int:
     """Parse ``argv``, run the command and return its exit code (2 for bad input)."""
     try:
         chosen = [argv[0]] if argv and argv[0] in COMMANDS else None
-        parser = build_parser(chosen)
+        with bulk_imports():  # the command's modules, torch among them
+            parser = build_parser(chosen)
         args = parser.parse_args(_join_negative_values(argv))
         if not args.command:
             parser.print_help()

@@ -24,6 +24,7 @@ from engine.training.compare import (
 )
 from engine.training.estimate import DataShape, check_batches, data_shape, estimate_comparison
 from gui.cli.animate import add_animation_options, animation_options
+from gui.cli.chart_process import draw
 from gui.cli.driver import check_estimate, check_outputs, load_file, memory_guard, write_experiment
 from gui.cli.flags import Source
 from gui.cli.formats import add_format_option, chart_path, parse_formats
@@ -225,28 +226,31 @@ def run_compare(args) -> int:
     header, rows = summary_table(results, names, target)
     try:
         with memory_guard(estimate), Staged(args.out) as out:
-            write_csv(*tidy_table(results, names), out.path("runs.csv"))
-            write_csv(header, rows, out.path("summary.csv"))
-            write_json(
-                {
-                    "base": base.to_dict(),
-                    "vary": [{"field": n, "values": v} for n, v in vary],
-                    "seeds": seeds or [base.seed],
-                    "runs": [
-                        {
-                            "label": r.label,
-                            "seed": r.seed,
-                            "path": r.path,
-                            "diverged_at": r.diverged_at,
-                            "history": [h.to_dict() for h in r.history],
-                        }
-                        for r in results
-                    ],
-                },
-                out.path("comparison.json"),
-            )
-            write_experiment(out, loaded, COMPARISON_TAB, "comparison", used, ComparisonResult.from_results(results))
-            compare_charts(results, names, out, grid_pair, curves=args.curves, formats=formats)
+            calls = chart_calls(results, names, out, grid_pair, curves=args.curves, formats=formats)
+            with draw(calls) as charts:  # in the chart process, if one was started, while the files below are written
+                write_csv(*tidy_table(results, names), out.path("runs.csv"))
+                write_csv(header, rows, out.path("summary.csv"))
+                write_json(
+                    {
+                        "base": base.to_dict(),
+                        "vary": [{"field": n, "values": v} for n, v in vary],
+                        "seeds": seeds or [base.seed],
+                        "runs": [
+                            {
+                                "label": r.label,
+                                "seed": r.seed,
+                                "path": r.path,
+                                "diverged_at": r.diverged_at,
+                                "history": [h.to_dict() for h in r.history],
+                            }
+                            for r in results
+                        ],
+                    },
+                    out.path("comparison.json"),
+                )
+                result = ComparisonResult.from_results(results)
+                write_experiment(out, loaded, COMPARISON_TAB, "comparison", used, result)
+                charts.wait()
             if animation is not None:
                 from gui.cli.animate import animate_comparison
 
@@ -272,17 +276,17 @@ def _fmt(v):
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def compare_charts(
+def chart_calls(
     results, names, out: Staged, grid_pair: tuple[str, str] | None = None, curves: str = "test", formats=("png",)
-) -> None:
-    """Draw compare_loss, compare_accuracy, compare_lr and, for two fields, grid, each in every one of ``formats``
-    (png, svg); returns nothing.
+) -> list:
+    """Return the gui.charts.render calls, as (function name, args, kwargs), that draw compare_loss,
+    compare_accuracy, compare_lr and, for two fields, grid, each in every one of ``formats`` (png, svg).
 
     ``curves`` ("test", "train", "both") picks the loss and accuracy curves, as the window's "curves" choice:
     "both" draws each run's training curve solid and its test curve dashed, named "… · train" / "… · test".
+    The calls hold only numbers, words and the staged paths, so gui.cli.chart_process can draw them elsewhere.
     """
-    from gui.charts import style  # Qt and pyqtgraph load only when charts are drawn
-    from gui.charts.render import render_grid, render_lines
+    from gui.charts import style  # the palette only: no Qt or pyqtgraph here
 
     use_test = results[0].history[0].test_loss is not None
     which = "test" if use_test and curves != "train" else "train"
@@ -313,13 +317,17 @@ def compare_charts(
     def path(name):
         return chart_path(out, name, formats)
 
-    render_lines(metric_series("loss"), path("compare_loss"), f"{words} loss", "loss", formats=formats)
+    def lines(items, name, title, ylabel):
+        return ("render_lines", (items, path(name), title, ylabel), {"formats": formats})
+
+    calls = [lines(metric_series("loss"), "compare_loss", f"{words} loss", "loss")]
     if results[0].history[0].train_acc is not None:
-        render_lines(metric_series("acc"), path("compare_accuracy"), f"{words} accuracy", "accuracy", formats=formats)
-    render_lines(series("lr"), path("compare_lr"), "learning rate", "learning rate", formats=formats)
+        calls.append(lines(metric_series("acc"), "compare_accuracy", f"{words} accuracy", "accuracy"))
+    calls.append(lines(series("lr"), "compare_lr", "learning rate", "learning rate"))
     if grid_pair is not None:  # small multiples over two chosen fields; the others are curves within a cell
         cells, rows, cols = grid_cells(results, names, grid_pair, lkey, style.colour)
         others = ", ".join(n for n in names if n not in grid_pair)
         title = f"{which} loss: {grid_pair[0]} (rows) × {grid_pair[1]} (columns)"
         title += f"; a curve per {others}" if others else ""
-        render_grid(cells, rows, cols, path("grid"), title, "loss", formats)
+        calls.append(("render_grid", (cells, rows, cols, path("grid"), title, "loss", formats), {}))
+    return calls

@@ -16,6 +16,7 @@ from engine.training.metrics import confusion_matrix, decision_grid, per_class_a
 from engine.training.model import load_weights_file
 from engine.training.trainer import HISTORY_COLUMNS
 from gui.cli.animate import add_animation_options, animation_options
+from gui.cli.chart_process import draw
 from gui.cli.driver import (
     check_estimate,
     check_outputs,
@@ -54,10 +55,10 @@ def add_parser(sub) -> None:
     p.set_defaults(handler=run_train)
 
 
-def history_charts(histories, names, out: Staged, formats: tuple[str, ...] = ("png",)) -> None:
-    """Draw loss, accuracy (when there are accuracies) and lr charts in each of ``formats``; returns nothing."""
-    from gui.charts import style  # Qt and pyqtgraph load only when charts are drawn
-    from gui.charts.render import render_lines
+def history_charts(histories, names, out: Staged, formats: tuple[str, ...] = ("png",)) -> list:
+    """Return the gui.charts.render calls, as (function name, args, kwargs), that draw the loss, accuracy (when
+    there are accuracies) and lr charts in each of ``formats`` (drawn by gui.cli.chart_process)."""
+    from gui.charts import style  # the palette only: no Qt or pyqtgraph here
 
     has_test = any(h[0].test_loss is not None for h in histories)
     loss_series, acc_series, lr_series = [], [], []
@@ -91,10 +92,15 @@ def history_charts(histories, names, out: Staged, formats: tuple[str, ...] = ("p
                     }
                 )
         lr_series.append({"name": name, "x": epochs[1:], "y": metric(h, "lr")[1:], "colour": c})
-    render_lines(loss_series, chart_path(out, "loss", formats), "loss", "loss", formats=formats)
+
+    def lines(items, name, title, ylabel):
+        return ("render_lines", (items, chart_path(out, name, formats), title, ylabel), {"formats": formats})
+
+    calls = [lines(loss_series, "loss", "loss", "loss")]
     if acc_series:
-        render_lines(acc_series, chart_path(out, "accuracy", formats), "accuracy", "accuracy", formats=formats)
-    render_lines(lr_series, chart_path(out, "lr", formats), "learning rate", "learning rate", formats=formats)
+        calls.append(lines(acc_series, "accuracy", "accuracy", "accuracy"))
+    calls.append(lines(lr_series, "lr", "learning rate", "learning rate"))
+    return calls
 
 
 def _train(cfg, init, token: Token, data=None):
@@ -155,24 +161,26 @@ def run_train(args) -> int:
     out_dir = args.out
     try:
         with memory_guard(estimate), Staged(out_dir) as out:
-            write_csv(HISTORY_COLUMNS, [r.row() for r in h], out.path("history.csv"))
-            write_json(
-                {
-                    "config": cfg.to_dict(),
-                    "dataset": data.summary(),
-                    "path": trainer.path,
-                    "diverged_at": trainer.diverged_at,
-                    "history": [r.to_dict() for r in h],
-                },
-                out.path("history.json"),
-            )
-            if args.save_weights is None:
-                write_json(trainer.weights(), out.path("weights.json"))
-            else:
-                write_json(trainer.weights(), out.external(args.save_weights, "save_weights"))
-            write_experiment(out, loaded, TRAINING_TAB, "training", settings, TrainingResult.from_trainer(trainer))
-            history_charts([h], ["run"], out, formats)
-            _data_charts(trainer, out, formats)
+            calls = history_charts([h], ["run"], out, formats) + _data_charts(trainer, out, formats)
+            with draw(calls) as charts:  # in the chart process, if one was started, while the files below are written
+                write_csv(HISTORY_COLUMNS, [r.row() for r in h], out.path("history.csv"))
+                write_json(
+                    {
+                        "config": cfg.to_dict(),
+                        "dataset": data.summary(),
+                        "path": trainer.path,
+                        "diverged_at": trainer.diverged_at,
+                        "history": [r.to_dict() for r in h],
+                    },
+                    out.path("history.json"),
+                )
+                if args.save_weights is None:
+                    write_json(trainer.weights(), out.path("weights.json"))
+                else:
+                    write_json(trainer.weights(), out.external(args.save_weights, "save_weights"))
+                result = TrainingResult.from_trainer(trainer)
+                write_experiment(out, loaded, TRAINING_TAB, "training", settings, result)
+                charts.wait()
             if landscape is not None:
                 _, ls = write_landscape(trainer, landscape, out)
                 if frames is not None:
@@ -201,15 +209,13 @@ def _in_chunks(logits, rows: int = 4096):
     return lambda x: torch.cat([logits(x[i : i + rows]) for i in range(0, len(x), rows)])
 
 
-def _data_charts(trainer, out: Staged, formats: tuple[str, ...] = ("png",)) -> None:
-    """Draw decision regions (2-D class data) or the confusion matrix and per_class_accuracy.csv (other class
-    data), each chart in every one of ``formats``; returns nothing."""
-    from gui.charts.render import render_confusion, render_decision
-
+def _data_charts(trainer, out: Staged, formats: tuple[str, ...] = ("png",)) -> list:
+    """Return the gui.charts.render calls that draw the decision regions (2-D class data) or the confusion matrix
+    (other class data) in every one of ``formats``, after writing per_class_accuracy.csv for the latter."""
     data = trainer.data
     if data.n_features == 2 and data.n_classes:
         xs, ys, classes, conf = decision_grid(_in_chunks(trainer.logits), data.x_train)
-        render_decision(
+        args = (
             xs,
             ys,
             classes,
@@ -221,19 +227,22 @@ def _data_charts(trainer, out: Staged, formats: tuple[str, ...] = ("png",)) -> N
             f"decision regions after {trainer.epoch} epochs",
             formats,
         )
-    elif data.n_classes:
+        return [("render_decision", args, {})]
+    if data.n_classes:
         x, y = (data.x_test, data.y_test) if data.has_test else (data.x_train, data.y_train)
         matrix = confusion_matrix(y.numpy(), predictions(trainer.logits, x), data.n_classes)
         per = per_class_accuracy(matrix)
-        render_confusion(
-            matrix,
-            data.class_names,
-            chart_path(out, "confusion", formats),
-            f"confusion matrix ({'test' if data.has_test else 'train'}), rows true / columns predicted",
-            formats,
-        )
         write_csv(
             ["class", "accuracy"],
             [[n, float(a)] for n, a in zip(data.class_names, per)],
             out.path("per_class_accuracy.csv"),
         )
+        title = f"confusion matrix ({'test' if data.has_test else 'train'}), rows true / columns predicted"
+        return [
+            (
+                "render_confusion",
+                (matrix, list(data.class_names), chart_path(out, "confusion", formats), title, formats),
+                {},
+            )
+        ]
+    return []

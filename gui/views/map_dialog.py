@@ -3,7 +3,8 @@
 On the surface tab the map is of paths from the first start (one paths job); clicking a cell runs that
 configuration on the surface. On the comparison tab it is of training runs of the comparison's base
 (all cells in one batched training); clicking a cell opens that configuration in the Training tab.
-The job runs in the background with a progress bar and Stop.
+The job runs in the background with a progress bar and Stop; a training map fills in as it trains (each
+cell coloured by its latest epoch's loss, redrawn a few times a second from the job's latest snapshot).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from engine.optimizers import OPTIMIZERS
 from gui.charts.convergence_map import COLOUR_BY, ConvergenceMapChart
 from gui.jobs import JobRunner
 from gui.views.sizing import FullSpinBox
+
+LIVE_MS = 250  # how often a training map being computed is redrawn
 
 
 def numeric_params(optimizer: str) -> list:
@@ -88,6 +91,9 @@ class MapDialog(QtWidgets.QDialog):
         self.result = None
         self._job = None
         self._settings = None
+        self._live = None  # (latest snapshot, axes, tolerance, base config) of a training map being computed
+        self._live_timer = QtCore.QTimer(self, interval=LIVE_MS)
+        self._live_timer.timeout.connect(self._draw_live)
         outer = QtWidgets.QVBoxLayout(self)
         form = QtWidgets.QFormLayout()
         self.optimizer = QtWidgets.QComboBox()
@@ -170,6 +176,9 @@ class MapDialog(QtWidgets.QDialog):
         self.stop_button.setEnabled(True)
         self.status.setText(f"Computing {x.n * y.n} cells…")
         self._job = self.runner.start("map", factory, on_snapshot=self._on_snapshot, on_done=self._on_done)
+        self._axes = (x, y, float(self.tol.value()))
+        if self.mode == "training":
+            self._live_timer.start()
 
     def _factory(self, settings, x: Axis, y: Axis, tol: float) -> Callable[[Token], object]:
         oid = self.optimizer.currentData()
@@ -193,7 +202,7 @@ class MapDialog(QtWidgets.QDialog):
         return lambda token: training_map_job(base, x, y, tol, token)
 
     def stop(self) -> None:
-        """Stop the map (nothing is drawn from a stopped map)."""
+        """Stop the map (a training map keeps the epoch it reached, and its title says so)."""
         if self._job is not None:
             self._job.stop()
 
@@ -201,11 +210,32 @@ class MapDialog(QtWidgets.QDialog):
         done, total = (s.step, s.steps) if hasattr(s, "step") else (s.done, s.total)
         self.progress.setMaximum(max(1, total))
         self.progress.setValue(done)
+        if self.mode == "training" and getattr(s, "runs", None):
+            self._live = s
+
+    def _draw_live(self) -> None:
+        """Draw the latest snapshot of a training map being computed (nothing when none came since)."""
+        if self._live is None or self._job is None:
+            return
+        from engine.training.convergence_map import map_from_runs
+
+        snapshot, self._live = self._live, None
+        x, y, tol = self._axes
+        base = self._settings.to_config().with_field("optimizer", self.optimizer.currentData())
+        self.result = map_from_runs(snapshot.runs, base, x, y, tol)
+        epoch = min(len(r.history) for r in snapshot.runs) - 1
+        self.chart.plot.setTitle(f"convergence map: training, epoch {max(epoch, 0)} of {base.epochs}")
+        self._recolour()
 
     def _on_done(self, handle) -> None:
         if handle is not self._job:
             return
+        self._live_timer.stop()
+        self._draw_live()  # a stopped map keeps what it reached
         self._job = None
+        self._live = None
+        title = self.chart.plot.titleLabel.text
+        self.chart.plot.setTitle("convergence map")
         self.run_button.setEnabled(True)
         self.stop_button.setEnabled(False)
         if handle.error is not None:
@@ -213,7 +243,9 @@ class MapDialog(QtWidgets.QDialog):
             self.finished_map.emit("error")
             return
         if handle.result is None:
-            self.status.setText("Stopped.")
+            if self.result is not None and "epoch" in title:  # the cells drawn so far stay, and say so
+                self.chart.plot.setTitle(title.replace("training, epoch", "stopped at epoch"))
+            self.status.setText("Stopped." + (" The map shows the epoch it reached." if "epoch" in title else ""))
             self.finished_map.emit("stopped")
             return
         self.result = handle.result

@@ -41,6 +41,7 @@ class TrainingPanels(QtWidgets.QWidget):
         self.canvas = pg.GraphicsLayoutWidget()
         self.twin = TwinChart(self.canvas.addPlot(row=0, col=0))
         self.lr_chart = LineChart(self.canvas.addPlot(row=1, col=0), "learning rate", "epoch", "lr", legend=False)
+        self.lr_chart.set_series("lr", [], [], style.PALETTE[2])  # made up front, not in a run's first epoch
         self.lr_chart.plot.setXLink(self.twin.plot)  # one epoch axis for both: the stacked charts line up
         self.lr_chart.plot.showAxis("right")
         self.lr_chart.plot.getAxis("right").setStyle(showValues=False)
@@ -96,33 +97,71 @@ class TrainingPanels(QtWidgets.QWidget):
         self.image_canvas.resize(600, 800)
         self.image_canvas.grab()
 
-    def clear(self) -> None:
-        """Forget the drawn run (a new one starts)."""
+    def clear(self, side: str | None = None) -> None:
+        """Forget the drawn run (a new one starts); returns nothing.
+
+        ``side``: the side panel the new run will draw (engine.training.visuals.visuals_kind), shown empty at
+        once, so that its layout and first paint happen while the data load rather than in the middle of the
+        first epoch (a page switch re-lays out and repaints the whole panel: ~50 ms for the image page).
+        """
         self._drawn = {}
         self.draw_history([])
         self.twin.set_diverged(None)
-        self._show_side(None)
+        for chart in (self.decision, self.confusion, self.samples):
+            chart.blank()
+        self.decision_plot.setTitle("decision regions")
+        self.confusion.set_title("confusion matrix")
+        self._show_kind(side)
 
     def draw_history(self, history) -> None:
-        """Draw loss, accuracy and learning-rate curves of these EpochRecords."""
+        """Draw loss, accuracy and learning-rate curves of these EpochRecords (only new records are converted
+        when ``history`` extends the one drawn last)."""
         self.twin.set_history(history)
-        epochs = [h.epoch for h in history[1:]]
-        self.lr_chart.set_series("lr", epochs, [h.lr for h in history[1:]], style.PALETTE[2])
+        columns = self.twin.columns
+        self.lr_chart.set_series("lr", columns.column("epoch")[1:], columns.column("lr")[1:], style.PALETTE[2])
         if history:
             self.lr_chart.fit_y()
 
-    def draw(self, s) -> None:
-        """Redraw from a TrainingSnapshot: curves when new epochs arrived, panels when new visuals did."""
-        if s.records != self._drawn.get("records"):
-            self.draw_history(s.history[: s.records])
-            self.twin.set_diverged(s.diverged_at)
-        self.draw_visuals(s.visuals)
-        self._drawn["records"] = s.records
+    def draw(self, s) -> bool:
+        """Redraw from a TrainingSnapshot: curves when new epochs arrived, panels when new visuals did.
 
-    def draw_visuals(self, v) -> None:
-        """Redraw the side panel from Visuals (decision regions, or confusion matrix and test images)."""
+        Returns whether anything was drawn (nothing when the snapshot brings no new record or visuals).
+        """
+        curves = self.draw_curves(s)
+        return self.draw_visuals(s.visuals) or curves
+
+    def draw_curves(self, s) -> bool:
+        """Redraw the curves from a TrainingSnapshot when it brings new records; return whether it did."""
+        if s.records == self._drawn.get("records"):
+            return False
+        self.draw_history(s.history[: s.records])
+        if s.records and s.epochs != self._drawn.get("epochs"):
+            self.show_epochs(s.epochs)
+        self.twin.set_diverged(s.diverged_at)
+        self._drawn["records"] = s.records
+        return True
+
+    def visuals_new(self, v) -> bool:
+        """Return whether ``v`` (Visuals or None) differs from the side panel drawn last."""
+        return v is not self._drawn.get("visuals")
+
+    def show_epochs(self, epochs: int) -> None:
+        """Give the epoch axis the run's planned epochs, 0…``epochs``; returns nothing.
+
+        The curves then grow across a fixed axis, and the axes are not re-laid out at every redraw while a
+        run trains (each axis repaint is ~1.5 ms of Python under the GIL the training thread needs). A new run
+        (clear) goes back to auto-range; a zoom by the user is kept until then.
+        """
+        self._drawn["epochs"] = epochs
+        self.lr_chart.plot.enableAutoRange(x=False)  # linked: its own auto-range would move the shared axis
+        self.twin.plot.setXRange(0, max(1, int(epochs)), padding=0.02)
+
+    def draw_visuals(self, v) -> bool:
+        """Redraw the side panel from Visuals (decision regions, or confusion matrix and test images); return
+        whether they were new (the same Visuals object is not drawn twice)."""
         self._show_side(v)
-        if v is not None and v is not self._drawn.get("visuals"):
+        fresh = v is not None and v is not self._drawn.get("visuals")
+        if fresh:
             if v.points is not None and self._drawn.get("points") is not v.points:
                 self.decision.set_data(*v.points)
             if v.points is not None and v.decision is not None:
@@ -136,6 +175,7 @@ class TrainingPanels(QtWidgets.QWidget):
             if v.samples is not None:
                 self.samples.set_samples(*v.samples)
         self._drawn.update(visuals=v, points=v.points if v is not None else None)
+        return fresh
 
     def draw_status(self, s, status: str) -> None:
         """Show the status line: state, epoch, speed, time, device and training path."""
@@ -167,11 +207,19 @@ class TrainingPanels(QtWidgets.QWidget):
         self.data_label.setText(result.data_summary)
 
     def _show_side(self, visuals) -> None:
-        # the stack switches panels; hiding a plot inside a pyqtgraph layout would collapse its cell for good
         if visuals is not None and visuals.points is not None:
-            self.side.setCurrentWidget(self.decision_canvas)
+            self._show_kind("decision")
         elif visuals is not None and (visuals.samples is not None or visuals.confusion is not None):
-            self._show_samples(visuals.samples is not None)
+            self._show_kind("images" if visuals.samples is not None else "confusion")
+        else:
+            self._show_kind(None)
+
+    def _show_kind(self, kind: str | None) -> None:
+        # the stack switches panels; hiding a plot inside a pyqtgraph layout would collapse its cell for good
+        if kind == "decision":
+            self.side.setCurrentWidget(self.decision_canvas)
+        elif kind in ("images", "confusion"):
+            self._show_samples(kind == "images")
             self.side.setCurrentWidget(self.image_canvas)
         else:
             self.side.setCurrentWidget(self.empty)

@@ -13,7 +13,8 @@ from PySide6 import QtCore, QtWidgets
 from engine.errors import UserError
 from engine.experiment import Experiment, TrainingResult, TrainingSettings
 from engine.training.config import TrainConfig
-from engine.training.jobs import Pace, prepare_job, train_job
+from engine.training.jobs import Pace, prepare_job
+from engine.training.visuals import visuals_kind
 from gui.charts import style
 from gui.jobs import JobRunner
 from gui.views.config_form import ConfigForm
@@ -21,28 +22,10 @@ from gui.views.download_bar import DownloadBar
 from gui.views.estimates import confirm_slow, may_start
 from gui.views.field_errors import FieldErrors
 from gui.views.landscape_panel import LandscapePanel, with_landscape
+from gui.views.training_live import LiveCharts, session
 from gui.views.training_panels import TrainingPanels
 
-CHART_MS = 200  # while training, charts redraw at most 5 times a second: painting holds the GIL the worker needs
 SPEEDS = (None, 100, 30, 10, 3, 1)  # the speed control's choices, epochs per second (None: as fast as possible)
-
-
-def _session(config, trainer, epochs: int | None, pace: Pace | None = None):
-    """Return a job: build the trainer if there is none, then train ``epochs`` (None: to the end, 0: none)
-    at ``pace`` (read while it trains, so a change applies at once)."""
-
-    def job(token):
-        t = trainer
-        if t is None:
-            t = yield from prepare_job(config, token)
-            if t is None:
-                return None, "stopped"
-        if epochs == 0:
-            return t, "ready"
-        status = yield from train_job(t, token, epochs, pace)
-        return t, status
-
-    return job
 
 
 class TrainingView(QtWidgets.QWidget):
@@ -64,10 +47,9 @@ class TrainingView(QtWidgets.QWidget):
         self._status = "idle"
         self._config_ok = True
         self._writing = False
-        self._charts_at = -(10**9)
         self.pace = Pace()  # the speed control's choice, shared with the running job (part of the view, not saved)
-        self._visuals_drawn = None
         self._build()
+        self.live = LiveCharts(self.panels, self.pace, self)  # the charts' redraw cadence while a job runs
         self.form.set_config(self.experiment.training.to_config())
         self.experiment.events.training.connect(self._model_changed)
         self.form.changed.connect(self._form_changed)
@@ -194,7 +176,8 @@ class TrainingView(QtWidgets.QWidget):
             except UserError as err:
                 self.errors.show(err)
                 return
-            self.panels.clear()
+            self.live.cancel()
+            self.panels.clear(visuals_kind(config))  # the side panel the run will draw, laid out while data load
             self.landscape.clear()
         else:
             config = self.trainer.config
@@ -206,7 +189,7 @@ class TrainingView(QtWidgets.QWidget):
         self._set_status("loading" if self.trainer is None else "running")
         self._job = self.runner.start(
             "training",
-            _session(config, self.trainer, epochs, self.pace),
+            session(config, self.trainer, epochs, self.pace),
             on_snapshot=self._on_snapshot,
             on_done=self._on_done,
         )
@@ -270,14 +253,7 @@ class TrainingView(QtWidgets.QWidget):
             self._set_status("loading")
         elif s.status == "running" and self._status == "loading":
             self._set_status("running")
-        now = QtCore.QTime.currentTime().msecsSinceStartOfDay()
-        # slowed down, every epoch's new visuals are drawn (the worker mostly waits, so painting costs it nothing)
-        fresh = self.pace.epochs_per_second is not None and s.visuals is not self._visuals_drawn
-        if fresh or s.status != "running" or now - self._charts_at >= CHART_MS or now < self._charts_at:
-            self._charts_at = now
-            self._visuals_drawn = s.visuals
-            self.panels.draw(s)
-        self.panels.draw_status(s, self._status)
+        self.live.show(s, self._status)
         self.landscape.on_snapshot(s)
 
     def abandon(self) -> None:
@@ -287,6 +263,7 @@ class TrainingView(QtWidgets.QWidget):
             if job is not None:
                 job.stop()
         self._job = self._restore = None
+        self.live.cancel()
         self.landscape.clear()
         self._pausing = False
         self.trainer = None
@@ -296,7 +273,7 @@ class TrainingView(QtWidgets.QWidget):
         if handle is not self._job:
             return  # abandoned (an experiment was opened since): its results belong to nothing shown
         self._job = None
-        trainer, status = handle.result if handle.result is not None else (None, "error")
+        trainer, status, result = handle.result if handle.result is not None else (None, "error", None)
         if handle.error is not None:
             self.trainer = None
             self.errors.show(handle.error)
@@ -318,10 +295,11 @@ class TrainingView(QtWidgets.QWidget):
         if self.trainer is not None and self.trainer.config != self._settings_config():
             self.trainer = None  # settings changed while it ran: the next Run starts from them, not the old run
             status = "stopped" if status == "paused" else status
+        self.live.cancel()  # the last snapshot is drawn here, whatever the cadence
         if self.snapshot is not None:
             self.panels.draw(self.snapshot)
-        if trainer is not None and trainer.epoch > 0:
-            self.experiment.results.training = TrainingResult.from_trainer(trainer)
+        if result is not None:  # built in the job's thread: converting the weights here would stall the window
+            self.experiment.results.training = result
         if status == "diverged" and trainer is not None:
             self.errors.show_text(
                 f"Diverged at epoch {trainer.diverged_at}: the loss became NaN or infinite there. The curves stop "
@@ -345,6 +323,7 @@ class TrainingView(QtWidgets.QWidget):
         """Draw a saved run (from an opened experiment) without training: its curves, and its decision regions
         or confusion matrix recomputed from the saved weights in the background."""
         self.trainer = None
+        self.live.cancel()
         self.panels.clear()
         status = "finished" if result.diverged_at is None else "diverged"
         self.panels.draw_restored(result, status)

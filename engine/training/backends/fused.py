@@ -1,7 +1,8 @@
 """The fused backend: R plain MLPs stacked into one FusedMLP, hand-written gradients, vectorised steps.
 
 All runs cost about one: every layer is one bmm for all runs, and the SGD family steps every run at once
-(VectorSGD); other optimizers get one torch.optim optimizer per run over views of the stacked weights.
+(VectorSGD); Adam, AMSGrad and AdamW call torch's fused kernel on the flat weights (FlatAdam); other
+optimizers get one torch.optim optimizer per run over views of the stacked weights.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import torch
 
 from engine.training.backends import Backend, Interrupted, chunk_rows, stop_requested
 from engine.training.fused import FusedMLP
-from engine.training.stepper import SGD_FAMILY, PerRunOptim, VectorSGD
+from engine.training.stepper import ADAM_FAMILY, SGD_FAMILY, FlatAdam, PerRunOptim, VectorSGD
+
+FLAT_ADAM = True  # False: Adam through per-run torch.optim as before FlatAdam (the benchmark's comparison)
 
 
 class FusedBackend(Backend):
@@ -27,16 +30,23 @@ class FusedBackend(Backend):
             [c.l1 for c in configs],
             [c.l2 for c in configs],
         )
-        sgd = all(c.optimizer in SGD_FAMILY for c in configs)
-        self.stepper = (VectorSGD if sgd else PerRunOptim)(self.net.params, configs)
+        if all(c.optimizer in SGD_FAMILY for c in configs):
+            self.stepper = VectorSGD(self.net.params, configs)
+        elif FLAT_ADAM and all(c.optimizer in ADAM_FAMILY for c in configs):
+            self.stepper = FlatAdam(self.net.params, configs)
+        else:
+            self.stepper = PerRunOptim(self.net.params, configs)
         self.optimizers = self.stepper.optimizers
         self.path = f"fused, {self.stepper.name}"
         self.dtype = self.net.dtype
+        self._chunk_rows: dict[int, int] = {}  # batch rows -> rows per chunk
 
     def train_batch(self, xb: torch.Tensor, yb: torch.Tensor, lrs: list[float], token=None) -> bool:
         """Take one step for every run; return False (nothing changed) when stopped inside a slow batch."""
-        n = len(xb)
-        rows = chunk_rows(self.layers, self.R, n)
+        n = xb.shape[0]
+        rows = self._chunk_rows.get(n)
+        if rows is None:
+            rows = self._chunk_rows[n] = chunk_rows(self.layers, self.R, n)
         if rows >= n:
             # no loss or norm here: a diverged run's weights turn NaN and the epoch-end evaluation shows it
             self.net.backward(xb, yb, want_loss=False)
@@ -60,6 +70,11 @@ class FusedBackend(Backend):
                 if k and stop_requested(token):
                     raise Interrupted
                 xb, yb = x[i : i + self.eval_chunk], y[i : i + self.eval_chunk]
+                if self.net.single is not None:  # one run: summed in float32 within the chunk
+                    loss_sum, right = self.net.single.evaluate(xb, yb)
+                    totals += loss_sum.double().cpu()
+                    correct += right.cpu()
+                    continue
                 z = self.net.logits(xb)
                 totals += self.net.losses(z, yb).double().cpu() * len(xb)
                 correct += (z.argmax(dim=2) == yb).sum(dim=1).cpu()

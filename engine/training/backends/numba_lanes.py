@@ -10,11 +10,16 @@ The weights live in the kernel's (tiles, P x LANES) layout and are copied back t
 (R, P) buffer only when weights or logits are read. Results equal the torch fused path to ~1e-13 (tests:
 1e-9); it applies where the numba backend would (float64, CPU, SGD family, no L1/L2) and the group is wide
 and long enough to repay importing numba (``applies``).
+
+Tiles are independent and the kernels release the GIL, so a group of several tiles is spread over the
+cores this process may use (backends/spread.py); each tile's arithmetic is the same wherever it runs, so
+results do not depend on the thread count (tests check it bit for bit).
 """
 
 from __future__ import annotations
 
 import importlib.util
+from functools import partial
 
 import numpy as np
 import torch
@@ -22,6 +27,7 @@ import torch
 from engine.training.backends import Interrupted, chunk_rows, stop_requested
 from engine.training.backends.fused import FusedBackend
 from engine.training.backends.numba_mlp import ACT_CODES
+from engine.training.backends.spread import spread, thread_count
 from engine.training.fused import fused_dtype
 from engine.training.stepper import SGD_FAMILY, VectorSGD
 
@@ -79,6 +85,7 @@ class LanesBackend(FusedBackend):
         self._lr_key: list[float] | None = None
         self._lrs = self._tiled(np.zeros(self.R))
         self._batch, self._metrics = lanes_kernel.compiled()
+        self.threads = thread_count(self.tiles)
 
     def _tiled(self, values: np.ndarray) -> np.ndarray:
         out = np.zeros(self.tiles * self.lanes)
@@ -102,19 +109,29 @@ class LanesBackend(FusedBackend):
         x, y = xb.numpy(), yb.numpy()
         n = len(x)
         rows = chunk_rows(self.layers, self.R, n)
-        s = self.stepper
         for k, start in enumerate(range(0, n, rows)):
             if k and stop_requested(token):
                 return False  # G is scratch: weights and buffers are untouched
             end = min(start + rows, n)
-            self._batch(
-                self.S, self.G, self.BUF, x[start:end], y[start:end], self._sizes, self._act, self._lrs,
-                self._mom, self._damp1, self._wd, self._nest, self._first, s.any_wd, s.any_nesterov,
-                float(n), k == 0, end == n,
-            )  # fmt: skip
+            args = (x[start:end], y[start:end], self._first, k == 0, end == n, float(n))
+            spread(partial(self._batch_tiles, *args), self.tiles, self.threads)
         self._first = False
         self._synced = False
         return True
+
+    def _batch_tiles(self, x, y, first: bool, zero: bool, step: bool, rows: float, a: int, b: int) -> None:
+        """Run lanes_batch on tiles a..b-1 (see train_batch); returns nothing."""
+        s = self.stepper
+        self._batch(
+            self.S[a:b], self.G[a:b], self.BUF[a:b], x, y, self._sizes, self._act, self._lrs[a:b], self._mom[a:b],
+            self._damp1[a:b], self._wd[a:b], self._nest[a:b], first, s.any_wd, s.any_nesterov, rows, zero, step,
+        )  # fmt: skip
+
+    def _metric_tiles(self, x, y, want_grad: bool, rows: float, loss, correct, a: int, b: int) -> None:
+        """Run lanes_metrics on tiles a..b-1, adding into loss[a:b] and correct[a:b]; returns nothing."""
+        self._metrics(
+            self.S[a:b], self.G[a:b], x, y, self._sizes, self._act, want_grad, rows, loss[a:b], correct[a:b]
+        )  # fmt: skip
 
     def _measure(self, x: torch.Tensor, y: torch.Tensor, want_grad: bool, token):
         loss = np.zeros((self.tiles, self.lanes))
@@ -126,7 +143,8 @@ class LanesBackend(FusedBackend):
             if k and stop_requested(token):
                 raise Interrupted
             j = min(i + METRIC_ROWS, n)
-            self._metrics(self.S, self.G, xs[i:j], ys[i:j], self._sizes, self._act, want_grad, float(n), loss, correct)
+            args = (xs[i:j], ys[i:j], want_grad, float(n), loss, correct)
+            spread(partial(self._metric_tiles, *args), self.tiles, self.threads)
         return loss.reshape(-1)[: self.R] / n, correct.reshape(-1)[: self.R] / n
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor, token=None) -> tuple[list[float], list[float | None]]:
