@@ -22,12 +22,20 @@ MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
 
 
 def pytest_collection_modifyitems(config, items):
-    """Mark every test of a test_gui_* module 'gui' and every test that reads real MNIST 'mnist'."""
+    """Mark every test of a test_gui_* module 'gui' and every test that reads real MNIST 'mnist'; put the
+    modules with Ray tests first.
+
+    The two workers take whole modules in collection order (``--dist loadfile``): a Ray module (a cluster
+    started in a network namespace, ~40 s, mostly waiting) taken last kept one worker busy long after the
+    other had finished, and the suite took ~178 s instead of ~150 s.
+    """
     for item in items:
         if Path(str(item.fspath)).name.startswith("test_gui"):
             item.add_marker(pytest.mark.gui)
         if "mnist_dir" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.mnist)
+    ray_modules = {str(item.fspath) for item in items if item.get_closest_marker("ray")}
+    items.sort(key=lambda item: str(item.fspath) not in ray_modules)  # stable: the order within stays
 
 
 @pytest.fixture

@@ -120,6 +120,28 @@ def test_a_chart_process_that_died_is_replaced_by_drawing_here(tmp_path):
     assert written == [target] and target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_chart_process_that_hangs_is_killed_and_replaced_by_drawing_here(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    process = chart_process.ChartProcess.start()
+    os.kill(process.proc.pid, signal.SIGSTOP)  # alive, but never answers
+    monkeypatch.setattr(chart_process, "ANSWER_S", 0.5)
+    monkeypatch.setattr(chart_process, "ANSWER_S_PER_CALL", 0.0)
+    target = tmp_path / "loss.png"
+    written = chart_process.Drawing([("render_lines", (series(), target, "loss", "loss"), {})], process).wait()
+    assert written == [target] and target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert process.proc.poll() is not None  # killed: it can write nothing after this
+
+
+def test_calls_that_cannot_be_sent_leave_the_drawing_here_and_end_the_process(tmp_path):
+    process = chart_process.ChartProcess.start()
+    calls = [("render_lines", (series(), tmp_path / "loss.png", "loss", "loss"), {"why": lambda: None})]
+    drawing = chart_process.Drawing(calls, process)  # a lambda does not pickle
+    assert drawing.process is None  # wait() would draw here
+    assert process.proc.wait(timeout=10) is not None
+
+
 def test_bulk_imports_freeze_what_they_loaded_and_keep_collection_on():
     code = (
         "import gc\n"

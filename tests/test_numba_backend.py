@@ -96,10 +96,44 @@ def test_where_it_applies(monkeypatch):
     monkeypatch.setattr(numba_mlp, "ENABLED", True)
     small = TrainConfig(points=60, layers=(2, 50, 3), epochs=300)
     assert numba_mlp.applies([small], 3, "cpu", 75)  # 22,500 batch steps repay importing numba
-    assert not numba_mlp.applies([replace(small, epochs=100)], 3, "cpu", 75)  # 7,500 do not
+    assert numba_mlp.applies([replace(small, epochs=100)], 3, "cpu", 75)  # the spiral comparison's 7,500 too
+    assert not numba_mlp.applies([replace(small, epochs=60)], 3, "cpu", 75)  # 4,500 do not
     assert not numba_mlp.applies([replace(small, optimizer="adam")], 3, "cpu", 75)  # not the SGD family
     assert not numba_mlp.applies([replace(small, l2=0.01)], 3, "cpu", 75)
     assert not numba_mlp.applies([replace(small, layers=(784, 40, 10))], 10, "cpu", 75)  # float32 on the fused path
     assert not numba_mlp.applies([small], 3, "cuda", 75)
     monkeypatch.setattr(numba_mlp, "ENABLED", False)
     assert not numba_mlp.applies([small], 3, "cpu", 75)
+
+
+def test_measurements_shared_over_threads_give_the_same_numbers(monkeypatch):
+    from engine.training.backends import spread
+
+    base = replace(TrainConfig(), points=60, epochs=4, optimizer_params={"lr": 0.1})
+    configs = [base.with_field("momentum", m) for m in ("0", "0.3", "0.6", "0.9")]
+    groups = []
+    for threads in (1, 3):
+        monkeypatch.setattr(spread, "THREADS", threads)
+        groups.append(trained(configs, True, monkeypatch))
+    one, shared = groups
+    assert one.backend.threads == 1 and shared.backend.threads == 3
+    assert_same(shared, one, tol=0.0)  # every run is measured whole by one thread, wherever it runs
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky-relu", "tanh", "sigmoid"])
+def test_a_not_a_number_input_is_divergence_at_epoch_0_as_on_torch(activation, monkeypatch):
+    from engine.data.datasets import Dataset
+
+    x = SPIRAL.x_train.clone()
+    x[5, 0] = float("nan")  # relu(NaN) must stay NaN: a kernel that made it 0 would hide the divergence
+    data = Dataset("nan", x, SPIRAL.y_train, SPIRAL.x_test, SPIRAL.y_test, SPIRAL.n_classes)
+    cfg = replace(TrainConfig(), points=60, epochs=3, activation=activation)
+    monkeypatch.setattr(numba_mlp, "MIN_STEPS_TO_IMPORT", 0)
+    groups = []
+    for enabled in (True, False):
+        monkeypatch.setattr(numba_mlp, "ENABLED", enabled)
+        groups.append(RunGroup([cfg, cfg.with_field("lr", "0.05")], data))
+        groups[-1].run()
+    kernel, reference = groups
+    assert kernel.path == "fused, numba kernel" and reference.path == "fused, vectorized SGD"
+    assert kernel.diverged_at == reference.diverged_at == [0, 0]

@@ -141,6 +141,9 @@ def test_tile_ranges_cover_every_tile_once():
 
 
 def test_an_error_in_a_helper_thread_reaches_the_caller():
+    import threading
+    import time
+
     seen = []
 
     def call(a, b):
@@ -150,7 +153,16 @@ def test_an_error_in_a_helper_thread_reaches_the_caller():
 
     with pytest.raises(ValueError, match="tile 0 failed"):
         spread.spread(call, 6, 2)
-    assert sorted(seen) == spread.piece_ranges(6, 2)  # the other ranges still ran to the end
+    assert (0, 1) in seen and set(seen) <= set(spread.piece_ranges(6, 2))  # nothing ran twice or out of range
+
+    def helper_fails(a, b):
+        if threading.current_thread() is not caller:
+            raise ValueError("a helper failed")
+        time.sleep(0.01)  # leave ranges for the helper
+
+    caller = threading.current_thread()
+    with pytest.raises(ValueError, match="a helper failed"):
+        spread.spread(helper_fails, 6, 2)
 
 
 def test_thread_count_follows_the_setting_then_omp_num_threads_then_the_cores(monkeypatch):
@@ -162,3 +174,42 @@ def test_thread_count_follows_the_setting_then_omp_num_threads_then_the_cores(mo
     assert spread.thread_count(13) == 1
     monkeypatch.setattr(spread, "THREADS", 3)
     assert spread.thread_count(13) == 3
+
+
+def test_a_thread_that_leaves_cores_shares_out_over_fewer(monkeypatch):
+    import threading
+
+    monkeypatch.setattr(spread, "THREADS", None)
+    monkeypatch.setattr(spread, "available_cores", lambda: 4)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    seen = {}
+
+    def job():
+        spread.leave_cores(1)  # as the window's training job does, for its GUI thread
+        seen["job"] = spread.thread_count(13)
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    worker.join()
+    assert seen["job"] == 3 and spread.thread_count(13) == 4  # the setting belongs to the thread that made it
+
+
+def test_a_call_does_not_wait_for_another_callers_helpers():
+    import threading
+    import time
+
+    release = threading.Event()
+
+    def slow(a, b):
+        release.wait(5)
+
+    other = threading.Thread(target=spread.spread, args=(slow, 4, 2))  # its helper and itself block
+    other.start()
+    time.sleep(0.1)
+    start = time.perf_counter()
+    done = []
+    spread.spread(lambda a, b: done.append((a, b)), 4, 2)  # this caller's helper is queued behind them
+    waited = time.perf_counter() - start
+    release.set()
+    other.join()
+    assert sorted(done) == spread.piece_ranges(4, 2) and waited < 1.0  # it did its ranges itself, at once

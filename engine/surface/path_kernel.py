@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import threading
 
 import numpy as np
 
@@ -100,18 +101,20 @@ def available() -> bool:
 
 _COMPILED = ("_value_grad", "_lerp", "_step", "run_steps")  # callees first: numba reads them as globals
 _kernel = None
+_compiling = threading.Lock()  # two jobs starting at once must not wrap the functions twice
 
 
 def compiled():
     """Return the compiled ``run_steps`` (numba imported and the kernel's functions jitted on the first call)."""
     global _kernel
-    if _kernel is None:
-        from numba import njit
+    with _compiling:
+        if _kernel is None:
+            from numba import njit
 
-        names = globals()
-        for name in _COMPILED:
-            names[name] = njit(cache=True, error_model="numpy")(names[name])
-        _kernel = names["run_steps"]
+            names = globals()
+            for name in _COMPILED:
+                names[name] = njit(cache=True, error_model="numpy")(names[name])
+            _kernel = names["run_steps"]
     return _kernel
 
 

@@ -70,7 +70,9 @@ def map_from_runs(runs: list, base: TrainConfig, x: Axis, y: Axis, tol: float = 
     """Return the MapResult of the cells' runs so far (a finished map, or a live one from a job's snapshot).
 
     ``runs`` are the cells' RunResults in run order; cells whose run has not started yet (missing, or no
-    epoch recorded) are blank (NaN losses). While training, a cell's final loss is its latest epoch's.
+    epoch recorded) are blank (NaN losses). While training, a cell's final loss is its latest epoch's. The
+    runs started so far are the first cells: a map varies two numeric fields of one optimizer, so all its
+    cells share data and architecture and train as one group, started together.
     """
     total = x.n * y.n
     curves = [cell_curve(r) for r in runs[:total]]

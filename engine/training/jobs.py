@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from engine.jobs import run_job
 from engine.threads import available_cores, threads_for_configs, use_threads
-from engine.training.backends import Interrupted
+from engine.training.backends import Interrupted, spread
 from engine.training.compare import Comparison, RunResult, plan_groups
 from engine.training.config import TrainConfig
 from engine.training.landscape_eval import record_path
@@ -134,6 +134,7 @@ def prepare_job(
     if token.checkpoint():
         return None
     use_threads(job_threads([config], len(data.x_train), spare_cores))  # this thread's count; engine/threads.py
+    spread.leave_cores(spare_cores)  # the numba kernels' helper threads leave the same cores
     try:
         trainer = Trainer(config, data, init_weights, token=token)
     except Interrupted:

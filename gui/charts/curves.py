@@ -287,7 +287,7 @@ class TwinChart:
         self.right.linkedViewChanged(self.plot.vb, self.right.XAxis)
 
     def set_history(self, history) -> None:
-        """Draw train/test loss and accuracy of a list of EpochRecords.
+        """Draw train/test loss and accuracy of a list of EpochRecords; returns nothing.
 
         A list that extends the one drawn last (a run that trained on) converts only its new records.
         """

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -74,7 +75,7 @@ def _encoded(image: QtGui.QImage, fmt: str, path: Path) -> bytes:
     return bytes(buffer.data())
 
 
-_background = None  # the worker of ``png_writes_in_background``, while it is open
+_background = threading.local()  # per thread: the worker of its ``png_writes_in_background``, while open
 
 
 @contextmanager
@@ -85,22 +86,21 @@ def png_writes_in_background() -> Iterator[None]:
     Leaving the context waits for every file, then raises the error of the first write that failed: the one
     that drawing the charts one by one would have raised first, even when a later chart then failed to draw.
     """
-    global _background
     from concurrent.futures import ThreadPoolExecutor
 
-    if _background is not None:  # already inside one
+    if getattr(_background, "writer", None) is not None:  # already inside one
         yield
         return
     writes = []
-    _background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="png-writer"), writes
+    _background.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="png-writer"), writes
     try:
         yield
     except Exception:
         _wait(writes)
         raise
     finally:
-        pool, _ = _background
-        _background = None
+        pool, _ = _background.writer
+        _background.writer = None
         pool.shutdown(wait=True)
     _wait(writes)
 
@@ -125,9 +125,10 @@ def export_png(item: QtWidgets.QGraphicsItem, path: str | Path, width: int | Non
         image = exporter.export(toBytes=True)
     except Exception as err:  # noqa: BLE001 — pyqtgraph raises a bare Exception for a zero-sized chart
         raise export_error(path, f"the chart could not be drawn ({err})") from None
-    if _background is None:
+    writer = getattr(_background, "writer", None)  # another thread's context does not apply here
+    if writer is None:
         return write_file(path, _encoded(image, "PNG", path))
-    pool, writes = _background
+    pool, writes = writer
     writes.append(pool.submit(lambda: write_file(path, _encoded(image, "PNG", path))))
     return path
 

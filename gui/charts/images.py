@@ -24,7 +24,7 @@ class DecisionMap:
         self.grid = None
 
     def set_data(self, x: np.ndarray, y: np.ndarray, n_classes: int) -> None:
-        """Draw the data points, one colour per class.
+        """Draw the data points, one colour per class; returns nothing.
 
         With as many classes as drawn before (a new run), the point items and their legend are kept and only
         given the new positions: creating them again costs ~15 ms in the middle of the run's first epoch.
@@ -48,7 +48,8 @@ class DecisionMap:
             self.points.append(item)
 
     def blank(self) -> None:
-        """Show nothing (a new run's data are loading): no points, no regions; the items stay for the next run."""
+        """Show nothing (a new run's data are loading): no points, no regions; the items stay for the next run.
+        Returns nothing."""
         for item in self.points:
             item.setData([], [])
         self.image.clear()
@@ -111,14 +112,15 @@ class ConfusionMatrix:
             self.texts.append(text)
 
     def blank(self) -> None:
-        """Show an empty matrix (a new run's data are loading); the axes and text items stay for the next one."""
+        """Show an empty matrix (a new run's data are loading); the axes and text items stay for the next one.
+        Returns nothing."""
         self.image.clear()
         for text in self.texts:
             text.hide()
         self._shown = {}
 
     def set_matrix(self, matrix: np.ndarray, labels: list[str]) -> None:
-        """Draw ``matrix[true, predicted]`` with ``labels`` on both axes.
+        """Draw ``matrix[true, predicted]`` with ``labels`` on both axes; returns nothing.
 
         Redrawn while a run trains: only the cells whose count or colour changed are touched, and the axes
         only when the labels did (each change costs a relayout of the item under the GIL the training needs).
@@ -196,7 +198,7 @@ class ImageGrid:
             self.texts.append(text)
 
     def blank(self) -> None:
-        """Show no images (a new run's data are loading)."""
+        """Show no images (a new run's data are loading); returns nothing."""
         self.image.clear()
         self.frames.setData([], [])
         for text in self.texts:
@@ -205,7 +207,7 @@ class ImageGrid:
         self._images, self._labels = None, {}
 
     def set_samples(self, images, true, predicted, shape, names) -> None:
-        """Draw up to 36 images in a square grid with their labels.
+        """Draw up to 36 images in a square grid with their labels; returns nothing.
 
         Redrawn while a run trains, where only the predictions change: the mosaic is rebuilt only for other
         images, and only the labels that changed are touched.

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import select
 import signal
 import struct
 import subprocess
@@ -30,6 +31,10 @@ from gui.cli.startup import bulk_imports
 
 ROOT = str(Path(__file__).resolve().parents[2])
 CHART_COMMANDS = ("compare", "train")  # the commands whose charts a chart process draws
+# How long a chart process may take to answer before it counts as hung (killed; the charts are drawn here):
+# far above the ~0.3 s that compare's three charts take, so only a process that truly hangs reaches it.
+ANSWER_S = 120.0
+ANSWER_S_PER_CALL = 10.0
 _HEADER = struct.Struct("<Q")
 _BOOT = f"import sys; sys.path.insert(0, {ROOT!r}); from gui.cli.chart_process import serve; serve()"
 
@@ -73,17 +78,20 @@ class ChartProcess:
         return cls(proc)
 
     def send(self, calls: list[Call]) -> bool:
-        """Send ``calls`` to be drawn; return False when the process is gone."""
+        """Send ``calls`` to be drawn; return False when the process is gone or the calls cannot be sent."""
         try:
             _write(self.proc.stdin, calls)
-        except OSError:  # a broken pipe: the process has died
+        except Exception:  # noqa: BLE001 — a broken pipe (the process died), or calls that do not pickle
             return False
         return True
 
-    def receive(self) -> tuple[bool, Any]:
+    def receive(self, timeout: float) -> tuple[bool, Any]:
         """Return (True, the calls' results) or (True, the exception one raised), or (False, None) when the
-        process died before answering."""
+        process died, or had not answered within ``timeout`` seconds (hung: the caller kills it)."""
         try:
+            ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+            if not ready:
+                return False, None
             status, value = _read(self.proc.stdout)
         except (EOFError, OSError, pickle.UnpicklingError):
             return False, None
@@ -149,8 +157,8 @@ class Drawing:
     def wait(self) -> list:
         """Return what each call returned (drawing here when there is no chart process, or it died)."""
         if self.process is not None:
-            answered, value = self.process.receive()
-            self.close()
+            answered, value = self.process.receive(ANSWER_S + ANSWER_S_PER_CALL * len(self.calls))
+            self.close(kill=not answered)  # a process that did not answer must write nothing more
             if answered:
                 if isinstance(value, BaseException):
                     raise value

@@ -91,7 +91,8 @@ class MapDialog(QtWidgets.QDialog):
         self.result = None
         self._job = None
         self._settings = None
-        self._live = None  # (latest snapshot, axes, tolerance, base config) of a training map being computed
+        self._live = None  # the latest snapshot of a training map being computed, not drawn yet
+        self._live_base = None  # that map's base configuration
         self._live_timer = QtCore.QTimer(self, interval=LIVE_MS)
         self._live_timer.timeout.connect(self._draw_live)
         outer = QtWidgets.QVBoxLayout(self)
@@ -177,6 +178,10 @@ class MapDialog(QtWidgets.QDialog):
         self.status.setText(f"Computing {x.n * y.n} cells…")
         self._job = self.runner.start("map", factory, on_snapshot=self._on_snapshot, on_done=self._on_done)
         self._axes = (x, y, float(self.tol.value()))
+        if self.mode == "training":  # the job's own base: the optimizer box may change while it runs
+            base = settings.to_config()
+            oid = self.optimizer.currentData()
+            self._live_base = base if base.optimizer == oid else base.with_field("optimizer", oid).validated()
         if self.mode == "training":
             self._live_timer.start()
 
@@ -202,7 +207,7 @@ class MapDialog(QtWidgets.QDialog):
         return lambda token: training_map_job(base, x, y, tol, token)
 
     def stop(self) -> None:
-        """Stop the map (a training map keeps the epoch it reached, and its title says so)."""
+        """Stop the map (a training map keeps the epoch it reached, and its title says so); returns nothing."""
         if self._job is not None:
             self._job.stop()
 
@@ -221,7 +226,7 @@ class MapDialog(QtWidgets.QDialog):
 
         snapshot, self._live = self._live, None
         x, y, tol = self._axes
-        base = self._settings.to_config().with_field("optimizer", self.optimizer.currentData())
+        base = self._live_base
         self.result = map_from_runs(snapshot.runs, base, x, y, tol)
         epoch = min(len(r.history) for r in snapshot.runs) - 1
         self.chart.plot.setTitle(f"convergence map: training, epoch {max(epoch, 0)} of {base.epochs}")

@@ -67,7 +67,7 @@ class LiveCharts(QtCore.QObject):
 
     def show(self, s, status: str) -> None:
         """Show snapshot ``s`` in state ``status``: the status line and the charts now, or within STATUS_MS and
-        CHART_MS (a new state, or a snapshot that is not "running", is shown at once)."""
+        CHART_MS (a new state, or a snapshot that is not "running", is shown at once). Returns nothing."""
         self.snapshot, self.status = s, status
         now = QtCore.QTime.currentTime().msecsSinceStartOfDay()
         if status != self._status_shown or s.status != "running" or not 0 <= now - self._status_at < STATUS_MS:
@@ -80,7 +80,7 @@ class LiveCharts(QtCore.QObject):
             self._timer.start(max(1, CHART_MS - (now - self._at)))
 
     def draw(self) -> None:
-        """Draw the newest snapshot's charts now (nothing when it brings nothing new)."""
+        """Draw the newest snapshot's charts now (nothing when it brings nothing new); returns nothing."""
         self._timer.stop()
         s = self.snapshot
         if s is None:
@@ -108,7 +108,8 @@ class LiveCharts(QtCore.QObject):
             self.panels.draw_visuals(self.snapshot.visuals)
 
     def cancel(self) -> None:
-        """Forget the pending redraws and the snapshot (a new run starts, or the run was abandoned)."""
+        """Forget the pending redraws and the snapshot (a new run starts, or the run was abandoned); returns
+        nothing."""
         self._timer.stop()
         self._side.stop()
         self.snapshot = None

@@ -115,7 +115,7 @@ class TrainingPanels(QtWidgets.QWidget):
 
     def draw_history(self, history) -> None:
         """Draw loss, accuracy and learning-rate curves of these EpochRecords (only new records are converted
-        when ``history`` extends the one drawn last)."""
+        when ``history`` extends the one drawn last); returns nothing."""
         self.twin.set_history(history)
         columns = self.twin.columns
         self.lr_chart.set_series("lr", columns.column("epoch")[1:], columns.column("lr")[1:], style.PALETTE[2])

@@ -19,6 +19,7 @@ which jits these functions (``compiled()``) on first use.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -128,7 +129,7 @@ def _backward(p, g, x, j, acts, zs, dz, da, sizes, w_off, b_off, act):
         zp = zs[i - 1]
         if act == 0:
             for m in range(span):
-                dz[m] = da[m] if a[m] > 0.0 else 0.0
+                dz[m] = 0.0 if a[m] <= 0.0 else da[m]  # as _act_grad
         elif act == 2:
             for m in range(span):
                 dz[m] = da[m] * (1.0 - a[m] * a[m])
@@ -269,7 +270,7 @@ def lanes_metrics(S, G, x, y, sizes, act, want_grad, divisor, loss, correct):
 
 def _act(code, z):
     if code == 0:
-        return z if z > 0.0 else 0.0
+        return 0.0 if z <= 0.0 else z  # NaN stays NaN, as in torch: divergence must show
     if code == 1:
         return z if z > 0.0 else z * 0.01
     if code == 2:
@@ -279,7 +280,7 @@ def _act(code, z):
 
 def _act_grad(code, z, a, d):
     if code == 0:
-        return d if a > 0.0 else 0.0
+        return 0.0 if a <= 0.0 else d  # torch's threshold_backward: a NaN input passes the gradient
     if code == 1:
         return d if z > 0.0 else d * 0.01
     if code == 2:
@@ -292,15 +293,19 @@ _kernels = None
 CACHE = True  # False: compile in memory only (to inspect the generated code)
 
 
+_compiling = threading.Lock()  # two jobs starting at once must not wrap the functions twice
+
+
 def compiled():
     """Return (lanes_batch, lanes_metrics) compiled (numba imported and the kernels jitted on the first call)."""
     global _kernels
-    if _kernels is None:
-        from numba import njit
+    with _compiling:
+        if _kernels is None:
+            from numba import njit
 
-        names = globals()
-        for name in _COMPILED:
-            names[name] = njit(cache=CACHE, error_model="numpy", fastmath={"reassoc", "contract"})(names[name])
-        opts = {"cache": CACHE, "nogil": True, "error_model": "numpy", "fastmath": {"reassoc", "contract"}}
-        _kernels = (njit(**opts)(lanes_batch), njit(**opts)(lanes_metrics))
+            names = globals()
+            for name in _COMPILED:
+                names[name] = njit(cache=CACHE, error_model="numpy", fastmath={"reassoc", "contract"})(names[name])
+            opts = {"cache": CACHE, "nogil": True, "error_model": "numpy", "fastmath": {"reassoc", "contract"}}
+            _kernels = (njit(**opts)(lanes_batch), njit(**opts)(lanes_metrics))
     return _kernels

@@ -16,6 +16,7 @@ backends/numba_mlp.py, which jits these functions (``compiled()``) on first use.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -206,7 +207,7 @@ def mlp_metrics(flat, gflat, x, y, sizes, act, want_grad, divisor, loss, correct
 
 def _act(code, z):
     if code == 0:
-        return z if z > 0.0 else 0.0
+        return 0.0 if z <= 0.0 else z  # NaN stays NaN, as in torch: divergence must show
     if code == 1:
         return z if z > 0.0 else z * 0.01
     if code == 2:
@@ -216,7 +217,7 @@ def _act(code, z):
 
 def _act_grad(code, z, a, d):
     if code == 0:
-        return d if a > 0.0 else 0.0
+        return 0.0 if a <= 0.0 else d  # torch's threshold_backward: a NaN input passes the gradient
     if code == 1:
         return d if z > 0.0 else d * 0.01
     if code == 2:
@@ -226,17 +227,19 @@ def _act_grad(code, z, a, d):
 
 _COMPILED = ("_act", "_act_grad", "_offsets", "_forward", "_backward", "_logit_grad")  # callees first
 _kernels = None
+_compiling = threading.Lock()  # two jobs starting at once must not wrap the functions twice
 
 
 def compiled():
     """Return (mlp_batch, mlp_metrics) compiled (numba imported and the kernels jitted on the first call)."""
     global _kernels
-    if _kernels is None:
-        from numba import njit
+    with _compiling:
+        if _kernels is None:
+            from numba import njit
 
-        opts = {"cache": True, "error_model": "numpy", "fastmath": {"reassoc", "contract"}}
-        names = globals()
-        for name in _COMPILED:
-            names[name] = njit(**opts)(names[name])
-        _kernels = (njit(nogil=True, **opts)(mlp_batch), njit(nogil=True, **opts)(mlp_metrics))
+            opts = {"cache": True, "error_model": "numpy", "fastmath": {"reassoc", "contract"}}
+            names = globals()
+            for name in _COMPILED:
+                names[name] = njit(**opts)(names[name])
+            _kernels = (njit(nogil=True, **opts)(mlp_batch), njit(nogil=True, **opts)(mlp_metrics))
     return _kernels

@@ -3,7 +3,8 @@ compiled into one call for all runs.
 
 It is the fused backend (backends/fused.py) with ``train_batch`` and the epoch-end measurements replaced
 (backends/mlp_kernel.py): the same flat (R, P) weights, the same VectorSGD arithmetic (weight decay,
-momentum with dampening, Nesterov), the same buffers; weights and logits stay torch's. For the 5-run
+momentum with dampening, Nesterov), the same buffers; weights and logits stay torch's. The runs'
+measurements are shared out over the cores (backends/spread.py). For the 5-run
 spiral comparison (2-50-3, batch 20, 100 epochs) the steps took ~0.2 s and the measurements ~0.1 s,
 against ~0.6 s and ~0.25 s on torch (2-core development machine). The sums may be vectorised in any
 order (fastmath reassoc/contract, nothing else: NaN and inf behave as in torch), so results equal the torch
@@ -11,27 +12,29 @@ fused path to ~1e-13 after 100 epochs, not bit for bit (tests: 1e-9).
 
 It applies to what the fused path runs in float64 (small first layers) on the CPU with the SGD family and
 no L1/L2 penalty, and is chosen only where the run is long enough to repay importing numba and loading the
-kernel (~0.65 s): see ``applies``. ``njit(cache=True)`` keeps the compile (~1.6 s, once per machine) off
+kernels (~0.3 s): see ``applies``. ``njit(cache=True)`` keeps the compile (~1.6 s, once per machine) off
 later runs.
 """
 
 from __future__ import annotations
 
 import importlib.util
+from functools import partial
 
 import numpy as np
 import torch
 
 from engine.training.backends import Interrupted, chunk_rows, stop_requested
 from engine.training.backends.fused import FusedBackend
+from engine.training.backends.spread import spread, thread_count
 from engine.training.fused import FUSED_ACTIVATIONS, fused_dtype
 from engine.training.stepper import SGD_FAMILY, VectorSGD
 
 ENABLED = True  # False: never choose this backend (tests compare it with the torch fused path)
-# Batch steps (epochs x batches) from which importing numba pays for itself in a whole process: the 5-run
-# spiral comparison (7,500 steps) saved ~0.35 s of training but paid ~0.65 s for importing numba and loading
-# the cached kernel (whole `compare` processes, median of 5: 3.79 s with the kernel, 3.48 s without).
-MIN_STEPS_TO_IMPORT = 20_000
+# Batch steps (epochs x batches) from which importing numba (~0.3 s, the kernels cached) pays for itself in a
+# whole process: the 5-run spiral comparison (7,500 steps) trained in ~0.3 s against ~0.9 s on torch, and its
+# whole `compare` process took 2.08 s against 2.19 s (medians of 7 alternating runs, 2026-11-23).
+MIN_STEPS_TO_IMPORT = 6_000
 ACT_CODES = {name: k for k, name in enumerate(FUSED_ACTIVATIONS)}  # relu, leaky-relu, tanh, sigmoid
 METRIC_ROWS = 4096  # rows per compiled measurement call: a stop is seen between two
 
@@ -67,34 +70,39 @@ class NumbaBackend(FusedBackend):
         from engine.training.backends import mlp_kernel
 
         self._kernel, self._metrics = mlp_kernel.compiled()
+        self._rows, self._fits = -1, False
+        self._lr_key: list[float] | None = None
+        self._lrs = np.zeros(self.R)
+        self._views_of: tuple | None = None
+        self._views: tuple = ()
+        self.threads = thread_count(self.R)
 
     def train_batch(self, xb: torch.Tensor, yb: torch.Tensor, lrs: list[float], token=None) -> bool:
         """Take one step for every run in one compiled call (a batch too slow for one pass goes to torch)."""
         n = len(xb)
-        if chunk_rows(self.layers, self.R, n) < n:
+        if n != self._rows:  # the per-batch Python work is a fifth of a spiral batch: keep it to the call
+            self._rows, self._fits = n, chunk_rows(self.layers, self.R, n) >= n
+        if not self._fits:
             return super().train_batch(xb, yb, lrs, token)
+        if lrs != self._lr_key:
+            self._lr_key, self._lrs = list(lrs), np.asarray(lrs, dtype=np.float64)
         s = self.stepper
         first = s.bufs[0] is None
         buf = self._buf if first else s.bufs[0]
+        flat, gflat, momentum = self._arrays(buf)
         self._kernel(
-            self.net.flat.numpy(),
-            self.net.gflat.numpy(),
-            buf.numpy(),
-            xb.numpy(),
-            yb.numpy(),
-            self._sizes,
-            self._act,
-            np.asarray(lrs, dtype=np.float64),
-            self._mom,
-            self._damp1,
-            self._wd,
-            self._nest,
-            first,
-            s.any_wd,
-            s.any_nesterov,
-        )
+            flat, gflat, momentum, xb.numpy(), yb.numpy(), self._sizes, self._act, self._lrs, self._mom,
+            self._damp1, self._wd, self._nest, first, s.any_wd, s.any_nesterov,
+        )  # fmt: skip
         s.bufs = [buf]
         return True
+
+    def _arrays(self, buf: torch.Tensor) -> tuple:
+        """Return numpy views of the weights, their gradients and ``buf`` (made again only when a tensor changed)."""
+        key = (self.net.flat, self.net.gflat, buf)
+        if self._views_of is None or any(a is not b for a, b in zip(key, self._views_of)):
+            self._views_of, self._views = key, tuple(t.numpy() for t in key)
+        return self._views
 
     def _measure(self, x: torch.Tensor, y: torch.Tensor, want_grad: bool, token):
         """Return every run's (mean cross-entropy, accuracy) as arrays; gflat receives the mean loss's gradient."""
@@ -107,9 +115,8 @@ class NumbaBackend(FusedBackend):
             if k and stop_requested(token):
                 raise Interrupted
             j = min(i + METRIC_ROWS, n)
-            self._metrics(
-                flat, gflat, xs[i:j], ys[i:j], self._sizes, self._act, want_grad, float(n), loss, correct, 0, self.R
-            )
+            args = (flat, gflat, xs[i:j], ys[i:j], self._sizes, self._act, want_grad, float(n), loss, correct)
+            spread(partial(self._metrics, *args), self.R, self.threads)
         return loss / n, correct / n
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor, token=None) -> tuple[list[float], list[float | None]]:

@@ -18,6 +18,13 @@ THREADS: int | None = None  # threads that share the pieces (None: every core th
 RANGES_PER_THREAD = 3  # piece ranges per thread and call, so that a slowed core takes fewer of them
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+_local = threading.local()  # per calling thread: cores to leave to others (the window's GUI thread)
+
+
+def leave_cores(count: int) -> None:
+    """Leave ``count`` cores to other threads when this thread shares pieces out (the window keeps one for its
+    GUI thread: training jobs call this at their start, as they set torch's thread count). Returns nothing."""
+    _local.spare = max(0, int(count))
 
 
 def helper_pool(workers: int) -> ThreadPoolExecutor:
@@ -40,13 +47,14 @@ def thread_count(pieces: int) -> int:
     """Return how many threads share ``pieces`` independent pieces (at most one each).
 
     THREADS when set, else OMP_NUM_THREADS when set (Ray and other process pools set it to the cores a
-    worker was given, so that workers do not crowd each other out), else every core this process may use.
+    worker was given, so that workers do not crowd each other out), else every core this process may use
+    but those the calling thread leaves to others (leave_cores).
     """
     try:
         given = int(os.environ.get("OMP_NUM_THREADS", "0"))
     except ValueError:
         given = 0
-    return max(1, min(int(pieces), THREADS or given or available_cores()))
+    return max(1, min(int(pieces), THREADS or given or available_cores() - getattr(_local, "spare", 0)))
 
 
 def spread(call, pieces: int, threads: int) -> None:
@@ -72,7 +80,9 @@ def spread(call, pieces: int, threads: int) -> None:
     try:
         work()
     finally:
-        errors = [f.exception() for f in helpers]
+        # the queue is empty now: a helper still waiting behind another caller's work has nothing left to do
+        started = [f for f in helpers if not f.cancel()]
+        errors = [f.exception() for f in started]
     for err in errors:
         if err is not None:
             raise err
