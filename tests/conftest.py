@@ -25,9 +25,10 @@ def pytest_collection_modifyitems(config, items):
     """Mark every test of a test_gui_* module 'gui' and every test that reads real MNIST 'mnist'; put the
     modules with Ray tests first.
 
-    The two workers take whole modules in collection order (``--dist loadfile``): a Ray module (a cluster
-    started in a network namespace, ~40 s, mostly waiting) taken last kept one worker busy long after the
-    other had finished, and the suite took ~178 s instead of ~150 s.
+    The workers take whole modules in collection order (``--dist loadfile``): a Ray module (a cluster
+    started in a network namespace, ~40 s, mostly waiting on its processes) taken last kept one worker busy
+    long after the others had finished (~178 s against ~157 s). Three workers on the two cores (pyproject)
+    let the other modules use the cores while a Ray module waits.
     """
     for item in items:
         if Path(str(item.fspath)).name.startswith("test_gui"):

@@ -137,3 +137,28 @@ def test_a_not_a_number_input_is_divergence_at_epoch_0_as_on_torch(activation, m
     kernel, reference = groups
     assert kernel.path == "fused, numba kernel" and reference.path == "fused, vectorized SGD"
     assert kernel.diverged_at == reference.diverged_at == [0, 0]
+
+
+def test_an_epoch_trains_in_stretches_that_stop_and_resume_to_the_same_numbers(monkeypatch):
+    from engine.jobs import run_job
+
+    base = replace(TrainConfig(), points=60, epochs=4, optimizer_params={"lr": 0.1})
+    configs = [base.with_field("momentum", m) for m in ("0", "0.9")]
+    reference = trained(configs, False, monkeypatch)  # torch, batch by batch
+    monkeypatch.setattr(numba_mlp, "ENABLED", True)  # trained() left the import threshold at 0
+    group = RunGroup(configs, SPIRAL)
+    yields = list(group.iter_epoch())
+    assert group.path == "fused, numba kernel" and yields == [group.batches_per_epoch]  # one stretch, one yield
+    monkeypatch.setattr(numba_mlp, "SPAN_WORK", 1)  # one batch a stretch: a stop can land between any two
+
+    class StopEvery:
+        calls = 0
+
+        def checkpoint(self):
+            self.calls += 1
+            return self.calls % 3 == 0
+
+    token = StopEvery()
+    while not group.finished:
+        run_job(group.iter_epoch(token))
+    assert_same(group, reference)

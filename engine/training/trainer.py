@@ -21,6 +21,7 @@ from engine.training.config import TrainConfig
 from engine.training.data_shape import DataShape, check_batches
 from engine.training.model import MLP, initialise
 from engine.training.records import HISTORY_COLUMNS, EpochRecord, divergence_text, nan_record
+from engine.training.spans import can_span, span_batches
 
 __all__ = ["GROUP_FIELDS", "HISTORY_COLUMNS", "EpochRecord", "RunGroup", "Trainer", "check_shapes", "resolve_device"]
 
@@ -280,6 +281,9 @@ class RunGroup:
         backend = self.backend
         backend.train_mode()
         try:
+            if can_span(backend, per_batch, gathered is not None or not shuffled):
+                xs, ys = gathered if gathered is not None else (self.x_train, self.y_train)
+                return (yield from span_batches(self, xs, ys, [d.lr for d in self.drivers], clock))
             for b in range(self._batch, self.batches_per_epoch):
                 if clock is not None and clock.checkpoint():
                     return False

@@ -144,28 +144,43 @@ def mlp_batch(flat, gflat, buf, x, y, sizes, act, lrs, mom, damp1, wd, nest, fir
 
     ``gflat`` receives the gradients, ``buf`` the momentum buffers. Returns nothing.
     """
-    runs, n, layers = flat.shape[0], x.shape[0], sizes.shape[0] - 1
+    n = x.shape[0]
+    mlp_batches(flat, gflat, buf, x, y, n, 0, 1, sizes, act, lrs, mom, damp1, wd, nest, first, any_wd, any_nest)
+
+
+def mlp_batches(flat, gflat, buf, x, y, size, b0, b1, sizes, act, lrs, mom, damp1, wd, nest, first, any_wd, any_nest):
+    """Batches b0..b1-1 of (x, y) (rows b·size to (b+1)·size, the last one shorter), one step each as mlp_batch.
+
+    ``first``: the first of them is the run's first step (the momentum buffers start from its gradient).
+    One call for a stretch of an epoch keeps the Python between batches, and the GIL, out of training.
+    Returns nothing.
+    """
+    runs, layers = flat.shape[0], sizes.shape[0] - 1
     w_off, b_off, width, most = _offsets(sizes)
-    acts = np.empty((layers, n, width))
-    zs = np.empty((layers, n, width))
-    dz = np.empty((n, width))
-    da = np.empty((n, width))
+    acts = np.empty((layers, size, width))
+    zs = np.empty((layers, size, width))
+    dz = np.empty((size, width))
+    da = np.empty((size, width))
     wt = np.empty(most)
-    for r in range(runs):
-        p, g = flat[r], gflat[r]
-        g[:] = 0.0
-        _forward(p, x, n, sizes, act, w_off, b_off, acts, zs, wt)
-        _logit_grad(zs[layers - 1], y, n, sizes[layers], float(n), dz)
-        _backward(p, g, n, sizes, act, w_off, b_off, acts, zs, dz, da, wt)
-        neg_lr = -lrs[r]  # VectorSGD: the same arithmetic, element by element
-        for q in range(p.shape[0]):
-            gq = g[q] + p[q] * wd[r] if any_wd else g[q]
-            if first:
-                buf[r, q] = gq
-            else:
-                buf[r, q] = buf[r, q] * mom[r] + gq * damp1[r]
-            step = gq + buf[r, q] * nest[r] if any_nest else buf[r, q]
-            p[q] = p[q] + step * neg_lr
+    for b in range(b0, b1):
+        start = b * size
+        end = min(start + size, x.shape[0])
+        xb, yb, n = x[start:end], y[start:end], end - start
+        for r in range(runs):
+            p, g = flat[r], gflat[r]
+            g[:] = 0.0
+            _forward(p, xb, n, sizes, act, w_off, b_off, acts, zs, wt)
+            _logit_grad(zs[layers - 1], yb, n, sizes[layers], float(n), dz)
+            _backward(p, g, n, sizes, act, w_off, b_off, acts, zs, dz, da, wt)
+            neg_lr = -lrs[r]  # VectorSGD: the same arithmetic, element by element
+            for q in range(p.shape[0]):
+                gq = g[q] + p[q] * wd[r] if any_wd else g[q]
+                if first and b == b0:
+                    buf[r, q] = gq
+                else:
+                    buf[r, q] = buf[r, q] * mom[r] + gq * damp1[r]
+                step = gq + buf[r, q] * nest[r] if any_nest else buf[r, q]
+                p[q] = p[q] + step * neg_lr
 
 
 def mlp_metrics(flat, gflat, x, y, sizes, act, want_grad, divisor, loss, correct, r0, r1):
@@ -231,7 +246,8 @@ _compiling = threading.Lock()  # two jobs starting at once must not wrap the fun
 
 
 def compiled():
-    """Return (mlp_batch, mlp_metrics) compiled (numba imported and the kernels jitted on the first call)."""
+    """Return (mlp_batch, mlp_metrics) compiled (numba imported and the kernels jitted on the first call);
+    ``mlp_batches`` is compiled with them (read it from this module afterwards)."""
     global _kernels
     with _compiling:
         if _kernels is None:
@@ -241,5 +257,6 @@ def compiled():
             names = globals()
             for name in _COMPILED:
                 names[name] = njit(**opts)(names[name])
+            names["mlp_batches"] = njit(nogil=True, **opts)(names["mlp_batches"])
             _kernels = (njit(nogil=True, **opts)(mlp_batch), njit(nogil=True, **opts)(mlp_metrics))
     return _kernels

@@ -24,7 +24,7 @@ from functools import partial
 import numpy as np
 import torch
 
-from engine.training.backends import Interrupted, chunk_rows, stop_requested
+from engine.training.backends import Interrupted, chunk_rows, row_work, stop_requested
 from engine.training.backends.fused import FusedBackend
 from engine.training.backends.spread import spread, thread_count
 from engine.training.fused import FUSED_ACTIVATIONS, fused_dtype
@@ -37,6 +37,7 @@ ENABLED = True  # False: never choose this backend (tests compare it with the to
 MIN_STEPS_TO_IMPORT = 6_000
 ACT_CODES = {name: k for k, name in enumerate(FUSED_ACTIVATIONS)}  # relu, leaky-relu, tanh, sigmoid
 METRIC_ROWS = 4096  # rows per compiled measurement call: a stop is seen between two
+SPAN_WORK = 50_000_000  # multiply-adds per call of train_span (~25 ms here): a stop or pause waits at most that
 
 
 def applies(configs, n_classes, device, batches_per_epoch: int) -> bool:
@@ -70,6 +71,7 @@ class NumbaBackend(FusedBackend):
         from engine.training.backends import mlp_kernel
 
         self._kernel, self._metrics = mlp_kernel.compiled()
+        self._batches = mlp_kernel.mlp_batches
         self._rows, self._fits = -1, False
         self._lr_key: list[float] | None = None
         self._lrs = np.zeros(self.R)
@@ -96,6 +98,29 @@ class NumbaBackend(FusedBackend):
         )  # fmt: skip
         s.bufs = [buf]
         return True
+
+    def train_span(self, xs: torch.Tensor, ys: torch.Tensor, size: int, b: int, lrs: list[float]) -> int:
+        """Train batches b, b+1, ... of the epoch's rows (xs, ys) in order, in one compiled call of at most
+        SPAN_WORK multiply-adds (a stop is seen between two calls); return the batch reached."""
+        batches = -(-len(xs) // size)
+        if chunk_rows(self.layers, self.R, size) < size:  # too slow for one pass: torch, one batch at a time
+            end = min((b + 1) * size, len(xs))
+            self.train_batch(xs[b * size : end], ys[b * size : end], lrs)
+            return b + 1
+        per_batch = max(1, size * self.R * row_work(self.layers))
+        end = min(batches, b + max(1, SPAN_WORK // per_batch))
+        if lrs != self._lr_key:
+            self._lr_key, self._lrs = list(lrs), np.asarray(lrs, dtype=np.float64)
+        s = self.stepper
+        first = s.bufs[0] is None
+        buf = self._buf if first else s.bufs[0]
+        flat, gflat, momentum = self._arrays(buf)
+        self._batches(
+            flat, gflat, momentum, xs.numpy(), ys.numpy(), size, b, end, self._sizes, self._act, self._lrs,
+            self._mom, self._damp1, self._wd, self._nest, first, s.any_wd, s.any_nesterov,
+        )  # fmt: skip
+        s.bufs = [buf]
+        return end
 
     def _arrays(self, buf: torch.Tensor) -> tuple:
         """Return numpy views of the weights, their gradients and ``buf`` (made again only when a tensor changed)."""
