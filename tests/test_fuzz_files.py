@@ -1,8 +1,8 @@
 """Property-based tests: hostile or broken files (IDX, CSV, weights JSON) end in a UserError or load, nothing else.
 
 Every file is written to a fresh temporary folder; example counts and sizes are small so the module takes a
-few seconds. Each example must finish within 2 s (hypothesis' deadline). FUZZ_SCALE=50 in the environment
-runs 50 times as many examples, for a deeper search.
+few seconds (no per-example deadline: a timing on this shared 2-core machine would fail by load, not by
+bug). FUZZ_SCALE=50 in the environment runs 50 times as many examples, for a deeper search.
 """
 
 import contextlib
@@ -38,7 +38,7 @@ def _outcome(err: UserError | None) -> None:
 
 
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
-FAST = settings(deadline=2000, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FAST = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 IMAGES, LABELS = "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
 
 

@@ -162,3 +162,21 @@ def test_an_epoch_trains_in_stretches_that_stop_and_resume_to_the_same_numbers(m
     while not group.finished:
         run_job(group.iter_epoch(token))
     assert_same(group, reference)
+
+
+def test_the_reported_rate_counts_every_batch_of_a_stretch(monkeypatch):
+    import time
+
+    from engine.jobs import Token
+    from engine.training.jobs import train_job
+    from engine.training.trainer import Trainer
+
+    monkeypatch.setattr(numba_mlp, "MIN_STEPS_TO_IMPORT", 0)
+    trainer = Trainer(replace(TrainConfig(), points=200, epochs=3000, optimizer_params={"lr": 0.1}), None)
+    assert trainer.path == "fused, numba kernel"
+    started = time.perf_counter()
+    rates = [s.samples_per_s for s in train_job(trainer, Token()) if s.samples_per_s > 0]
+    elapsed = time.perf_counter() - started
+    actual = 3000 * len(trainer.data.x_train) / elapsed
+    assert rates and max(rates) > actual / 3  # counted per batch, not per yield: a stretch is a whole epoch
+    assert max(rates) < actual * 20

@@ -215,13 +215,14 @@ def train_job(
     while not trainer.finished and trainer.epoch < target:
         epoch_began = active()
         epoch_job = group.iter_epoch(token)
+        at = group.batch_in_epoch
         while True:
             try:
-                next(epoch_job)
+                done = next(epoch_job)  # batches done in the epoch: one more, or a whole stretch (spans.py)
             except StopIteration as end:
                 records = end.value
                 break
-            trained += 1
+            trained, at = trained + done - at, done
             now = active()
             if now - mark[0] >= RATE_EVERY_S:
                 rate = (trained - mark[1]) * group.batch_size / (now - mark[0])

@@ -321,7 +321,7 @@ class RunGroup:
     ) -> list[EpochRecord | None] | None:
         """Train to the end of the current epoch; return each run's record (None for runs already ended).
 
-        ``should_stop()`` is asked before every batch, ``on_batch(done, total)`` told after every batch.
+        ``should_stop()`` is asked, and ``on_batch(done, total)`` told, at every batch (or stretch: spans.py).
         Returns None when stopped before the end of the epoch, or when everything has finished.
         """
         token = CallbackToken(should_stop) if should_stop is not None else None
