@@ -135,6 +135,7 @@ def test_a_training_map_fills_in_while_it_trains_and_a_stopped_one_says_where_it
     drawn = dialog.chart.image.image
     assert drawn.shape == (2, 3) and np.isfinite(drawn).all()  # every cell coloured by its latest epoch's loss
     assert title.text.endswith("of 100000")
+    assert "latest loss" in dialog.chart.colorbar.getAxis("left").labelText  # not a final loss yet
     with qtbot.waitSignal(dialog.finished_map, timeout=30000) as stopped:
         dialog.stop_button.click()
     assert stopped.args == ["stopped"]

@@ -231,6 +231,9 @@ class MapDialog(QtWidgets.QDialog):
         epoch = min(len(r.history) for r in snapshot.runs) - 1
         self.chart.plot.setTitle(f"convergence map: training, epoch {max(epoch, 0)} of {base.epochs}")
         self._recolour()
+        if self.colour_by.currentData() == "final_loss":  # not final yet: each cell's latest epoch
+            label = self.chart.colorbar.getAxis("left").labelText
+            self.chart.colorbar.setLabel("left", label.replace("final loss", "latest loss"))
 
     def _on_done(self, handle) -> None:
         if handle is not self._job:
