@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from reference_loops import dataloader_mnist_epoch, notebook_momentum_loop  # noqa: E402
+from timing import interleaved  # noqa: E402
 from timing import median_time as timed  # noqa: E402
 
 from engine.data.datasets import load_dataset, spiral_arrays  # noqa: E402
@@ -60,22 +59,6 @@ def spiral(repeats: int, epochs: int) -> dict:
         "five_single_runs_s": single,
         "path": path,
     }
-
-
-def interleaved(fns: dict, repeats: int) -> dict:
-    """Return each callable's median wall time, one warm-up call each, the repeats taken in turn.
-
-    Taking them in turn (A, B, C, A, B, C, ...) lets a shared machine's load fall on every path alike.
-    """
-    for fn in fns.values():
-        fn()
-    times: dict = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(v) for name, v in times.items()}
 
 
 def _stacked_trainer(cfg, data) -> Trainer:

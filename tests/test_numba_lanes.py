@@ -213,3 +213,28 @@ def test_a_call_does_not_wait_for_another_callers_helpers():
     release.set()
     other.join()
     assert sorted(done) == spread.piece_ranges(4, 2) and waited < 1.0  # it did its ranges itself, at once
+
+
+def test_two_jobs_compiling_a_kernel_module_at_once_both_get_it():
+    import threading
+    import types
+
+    from engine.numba_jit import jit_in_place
+
+    module = types.ModuleType("kernel")  # a kernel module: plain functions, a callee and an entry
+    exec("def double(x):\n    return 2.0 * x\n\ndef entry(x):\n    return double(x) + 1.0\n", module.__dict__)
+    barrier, got, errors = threading.Barrier(2), [], []
+
+    def job():
+        barrier.wait()
+        try:
+            got.append(jit_in_place(module.__dict__, ("double",), ("entry",))[0])
+        except Exception as err:  # noqa: BLE001 — the bug was a TypeError in the second thread
+            errors.append(err)
+
+    threads = [threading.Thread(target=job) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and got[0] is got[1] and got[0](3.0) == 7.0

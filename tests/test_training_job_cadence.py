@@ -20,12 +20,9 @@ SMALL_DATA = SMALL.load_data()
 
 
 def drive(job):
+    """Return (the job's result, its snapshots)."""
     snaps = []
-    while True:
-        try:
-            snaps.append(next(job))
-        except StopIteration as end:
-            return end.value, snaps
+    return run_job(job, snaps.append), snaps
 
 
 def losses(history):

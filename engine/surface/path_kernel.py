@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import threading
 
 import numpy as np
+
+from engine.numba_jit import jit_in_place
 
 NAME = "numba kernel"
 
@@ -99,23 +100,13 @@ def available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-_COMPILED = ("_value_grad", "_lerp", "_step", "run_steps")  # callees first: numba reads them as globals
-_kernel = None
-_compiling = threading.Lock()  # two jobs starting at once must not wrap the functions twice
+_CALLEES = ("_value_grad", "_lerp", "_step")  # callees first: numba reads them as globals
 
 
 def compiled():
     """Return the compiled ``run_steps`` (numba imported and the kernel's functions jitted on the first call)."""
-    global _kernel
-    with _compiling:
-        if _kernel is None:
-            from numba import njit
-
-            names = globals()
-            for name in _COMPILED:
-                names[name] = njit(cache=True, error_model="numpy")(names[name])
-            _kernel = names["run_steps"]
-    return _kernel
+    (kernel,) = jit_in_place(globals(), _CALLEES, ("run_steps",), cache=True, error_model="numpy")
+    return kernel
 
 
 def _value_grad(code, x, y):

@@ -48,16 +48,6 @@ def _act(name: str, z: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(z)
 
 
-def _act_grad(name: str, z: torch.Tensor, a: torch.Tensor, da: torch.Tensor) -> torch.Tensor:
-    if name == "relu":
-        return torch.ops.aten.threshold_backward(da, a, 0)
-    if name == "leaky-relu":
-        return torch.where(z > 0, da, da * 0.01)
-    if name == "tanh":
-        return da * (1 - a * a)
-    return da * (a * (1 - a))
-
-
 class FusedMLP:
     """R stacked MLPs of one architecture: weights W[i] (R, out, in) and biases B[i] (R, out)."""
 
@@ -194,7 +184,7 @@ class FusedMLP:
                 torch.sum(dz, dim=1, out=self.gB[i])
             if i:
                 da = torch.bmm(dz, self.W[i])
-                dz = _act_grad(self.activation, zs[i - 1], hs[i], da)
+                dz = fused_single.act_grad(self.activation, hs[i], da)  # a > 0 exactly where z > 0
         return losses
 
     def _minus_one(self, shape, like: torch.Tensor) -> torch.Tensor:

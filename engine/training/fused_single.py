@@ -32,7 +32,7 @@ def _act_(name: str, z: torch.Tensor) -> torch.Tensor:
     return z.sigmoid_()
 
 
-def _act_grad(name: str, a: torch.Tensor, da: torch.Tensor) -> torch.Tensor:
+def act_grad(name: str, a: torch.Tensor, da: torch.Tensor) -> torch.Tensor:
     """Return dL/dz from dL/da and the activation's output a (a > 0 exactly where z > 0 for the relus)."""
     if name == "relu":
         return torch.ops.aten.threshold_backward(da, a, 0)
@@ -145,6 +145,6 @@ class SinglePass:
             else:
                 torch.sum(dz_t, dim=1, out=self.gB[i])
             if i:
-                dz = _act_grad(self.activation, hs[i], torch.mm(dz_t.t() if dz is None else dz, self.W[i]))
+                dz = act_grad(self.activation, hs[i], torch.mm(dz_t.t() if dz is None else dz, self.W[i]))
                 dz_t = dz.t()
         return losses

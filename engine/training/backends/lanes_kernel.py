@@ -19,9 +19,11 @@ which jits these functions (``compiled()``) on first use.
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
+
+from engine.numba_jit import jit_in_place
+from engine.training.backends.mlp_kernel import activation, activation_grad
 
 LANES = 32  # runs per tile: four AVX-512 vectors of float64
 
@@ -93,7 +95,7 @@ def _forward(p, x, j, acts, zs, sizes, w_off, b_off, act):
                     nxt[m] = z[m] if z[m] > 0.0 else z[m] * 0.01
             else:
                 for m in range(span):
-                    nxt[m] = _act(act, z[m])
+                    nxt[m] = activation(act, z[m])
 
 
 def _backward(p, g, x, j, acts, zs, dz, da, sizes, w_off, b_off, act):
@@ -129,13 +131,13 @@ def _backward(p, g, x, j, acts, zs, dz, da, sizes, w_off, b_off, act):
         zp = zs[i - 1]
         if act == 0:
             for m in range(span):
-                dz[m] = 0.0 if a[m] <= 0.0 else da[m]  # as _act_grad
+                dz[m] = 0.0 if a[m] <= 0.0 else da[m]  # as activation_grad
         elif act == 2:
             for m in range(span):
                 dz[m] = da[m] * (1.0 - a[m] * a[m])
         else:
             for m in range(span):
-                dz[m] = _act_grad(act, zp[m], a[m], da[m])
+                dz[m] = activation_grad(act, zp[m], a[m], da[m])
 
 
 def _width(sizes):
@@ -168,6 +170,24 @@ def _softmax(top, classes, dz, mx, tot):
             dc[l] = dc[l] / tot[l]
 
 
+def _scratch(sizes, nl):
+    """Return (w_off, b_off, acts, zs, dz, da, mx, tot): the layers' offsets and one tile's work arrays for one
+    data row (every layer's inputs and pre-activations, the gradients, and each lane's max logit and sum)."""
+    layers = sizes.shape[0] - 1
+    w_off, b_off, width = _offsets(sizes)
+    acts, zs = np.empty((layers, width * nl)), np.empty((layers, width * nl))
+    return w_off, b_off, acts, zs, np.empty(width * nl), np.empty(width * nl), np.empty(nl), np.empty(nl)
+
+
+def _minus_one_hot(dz, classes, label, divisor, nl):
+    """Turn dz (each lane's softmax) into d(loss / divisor)/d(logits) for one row of class ``label``."""
+    for c in range(classes):
+        hot = 1.0 if c == label else 0.0
+        dc = dz[c * nl : c * nl + nl]
+        for l in range(nl):
+            dc[l] = (dc[l] - hot) / divisor
+
+
 def lanes_batch(S, G, BUF, x, y, sizes, act, lrs, mom, damp1, wd, nest, first, any_wd, any_nest, divisor, zero, step):
     """Gradients of the batch (x, y) for every run, then (``step``) VectorSGD's update.
 
@@ -176,14 +196,8 @@ def lanes_batch(S, G, BUF, x, y, sizes, act, lrs, mom, damp1, wd, nest, first, a
     damp1, wd, nest are (tiles, LANES) per-run values; S, G, BUF are (tiles, P x LANES). Returns nothing.
     """
     tiles, n, layers, nl = S.shape[0], x.shape[0], sizes.shape[0] - 1, lrs.shape[1]
-    w_off, b_off, width = _offsets(sizes)
     classes = sizes[layers]
-    acts = np.empty((layers, width * nl))
-    zs = np.empty((layers, width * nl))
-    dz = np.empty(width * nl)
-    da = np.empty(width * nl)
-    mx = np.empty(nl)
-    tot = np.empty(nl)
+    w_off, b_off, acts, zs, dz, da, mx, tot = _scratch(sizes, nl)
     for t in range(tiles):
         p, g = S[t], G[t]
         if zero:
@@ -191,12 +205,7 @@ def lanes_batch(S, G, BUF, x, y, sizes, act, lrs, mom, damp1, wd, nest, first, a
         for j in range(n):
             _forward(p, x, j, acts, zs, sizes, w_off, b_off, act)
             _softmax(zs[layers - 1], classes, dz, mx, tot)
-            yj = y[j]
-            for c in range(classes):
-                hot = 1.0 if c == yj else 0.0
-                dc = dz[c * nl : c * nl + nl]
-                for l in range(nl):
-                    dc[l] = (dc[l] - hot) / divisor
+            _minus_one_hot(dz, classes, y[j], divisor, nl)
             _backward(p, g, x, j, acts, zs, dz, da, sizes, w_off, b_off, act)
         if step:
             _step(p, g, BUF[t], lrs[t], mom[t], damp1[t], wd[t], nest[t], first, any_wd, any_nest)
@@ -231,14 +240,8 @@ def lanes_metrics(S, G, x, y, sizes, act, want_grad, divisor, loss, correct):
     Returns nothing.
     """
     tiles, n, layers, nl = S.shape[0], x.shape[0], sizes.shape[0] - 1, loss.shape[1]
-    w_off, b_off, width = _offsets(sizes)
     classes = sizes[layers]
-    acts = np.empty((layers, width * nl))
-    zs = np.empty((layers, width * nl))
-    dz = np.empty(width * nl)
-    da = np.empty(width * nl)
-    mx = np.empty(nl)
-    tot = np.empty(nl)
+    w_off, b_off, acts, zs, dz, da, mx, tot = _scratch(sizes, nl)
     best = np.empty(nl)
     arg = np.empty(nl, dtype=np.int64)
     for t in range(tiles):
@@ -260,52 +263,16 @@ def lanes_metrics(S, G, x, y, sizes, act, want_grad, divisor, loss, correct):
                 if arg[l] == yj:
                     correct[t, l] += 1
             if want_grad:
-                for c in range(classes):
-                    hot = 1.0 if c == yj else 0.0
-                    dc = dz[c * nl : c * nl + nl]
-                    for l in range(nl):
-                        dc[l] = (dc[l] - hot) / divisor
+                _minus_one_hot(dz, classes, yj, divisor, nl)
                 _backward(p, g, x, j, acts, zs, dz, da, sizes, w_off, b_off, act)
 
 
-def _act(code, z):
-    if code == 0:
-        return 0.0 if z <= 0.0 else z  # NaN stays NaN, as in torch: divergence must show
-    if code == 1:
-        return z if z > 0.0 else z * 0.01
-    if code == 2:
-        return math.tanh(z)
-    return 1.0 / (1.0 + math.exp(-z))
-
-
-def _act_grad(code, z, a, d):
-    if code == 0:
-        return 0.0 if a <= 0.0 else d  # torch's threshold_backward: a NaN input passes the gradient
-    if code == 1:
-        return d if z > 0.0 else d * 0.01
-    if code == 2:
-        return d * (1.0 - a * a)
-    return d * (a * (1.0 - a))
-
-
-_COMPILED = ("_act", "_act_grad", "_offsets", "_width", "_forward", "_backward", "_softmax", "_step")  # callees first
-_kernels = None
+_CALLEES = ("activation", "activation_grad", "_offsets", "_width", "_scratch", "_minus_one_hot")
+_CALLEES += ("_forward", "_backward", "_softmax", "_step")  # callees first: numba reads them as globals
 CACHE = True  # False: compile in memory only (to inspect the generated code)
-
-
-_compiling = threading.Lock()  # two jobs starting at once must not wrap the functions twice
 
 
 def compiled():
     """Return (lanes_batch, lanes_metrics) compiled (numba imported and the kernels jitted on the first call)."""
-    global _kernels
-    with _compiling:
-        if _kernels is None:
-            from numba import njit
-
-            names = globals()
-            for name in _COMPILED:
-                names[name] = njit(cache=CACHE, error_model="numpy", fastmath={"reassoc", "contract"})(names[name])
-            opts = {"cache": CACHE, "nogil": True, "error_model": "numpy", "fastmath": {"reassoc", "contract"}}
-            _kernels = (njit(**opts)(lanes_batch), njit(**opts)(lanes_metrics))
-    return _kernels
+    opts = {"cache": CACHE, "error_model": "numpy", "fastmath": {"reassoc", "contract"}}
+    return jit_in_place(globals(), _CALLEES, ("lanes_batch", "lanes_metrics"), **opts)

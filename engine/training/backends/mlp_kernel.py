@@ -16,9 +16,10 @@ backends/numba_mlp.py, which jits these functions (``compiled()``) on first use.
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
+
+from engine.numba_jit import jit_in_place
 
 METRIC_BLOCK = 128  # rows per pass of the measurement: their activations stay in the faster caches
 
@@ -38,6 +39,15 @@ def _offsets(sizes):
     for i in range(layers + 1):
         width = max(width, sizes[i])
     return w_off, b_off, width, most
+
+
+def _scratch(sizes, rows):
+    """Return (w_off, b_off, acts, zs, dz, da, wt): the layers' offsets in a run's weights and the work arrays
+    of a pass over ``rows`` rows."""
+    layers = sizes.shape[0] - 1
+    w_off, b_off, width, most = _offsets(sizes)
+    acts, zs = np.empty((layers, rows, width)), np.empty((layers, rows, width))
+    return w_off, b_off, acts, zs, np.empty((rows, width)), np.empty((rows, width)), np.empty(most)
 
 
 def _forward(p, x, n, sizes, act, w_off, b_off, acts, zs, wt):
@@ -76,7 +86,7 @@ def _forward(p, x, n, sizes, act, w_off, b_off, acts, zs, wt):
             nxt = acts[i + 1]
             for j in range(n):
                 for o in range(fan_out):
-                    nxt[j, o] = _act(act, z[j, o])
+                    nxt[j, o] = activation(act, z[j, o])
 
 
 def _backward(p, g, n, sizes, act, w_off, b_off, acts, zs, dz, da, wt):
@@ -121,7 +131,7 @@ def _backward(p, g, n, sizes, act, w_off, b_off, acts, zs, dz, da, wt):
                     for k in range(fan_in):
                         daj[k] += d * wo[k]
                 for k in range(fan_in):
-                    dj[k] = _act_grad(act, zp[j, k], a[j, k], daj[k])
+                    dj[k] = activation_grad(act, zp[j, k], a[j, k], daj[k])
 
 
 def _logit_grad(top, y, n, classes, divisor, dz):
@@ -139,29 +149,16 @@ def _logit_grad(top, y, n, classes, divisor, dz):
             dz[j, c] = (dz[j, c] / total - (1.0 if y[j] == c else 0.0)) / divisor
 
 
-def mlp_batch(flat, gflat, buf, x, y, sizes, act, lrs, mom, damp1, wd, nest, first, any_wd, any_nest):
-    """One batch for every run r: forward, softmax cross-entropy gradient, backward, then VectorSGD's step.
-
-    ``gflat`` receives the gradients, ``buf`` the momentum buffers. Returns nothing.
-    """
-    n = x.shape[0]
-    mlp_batches(flat, gflat, buf, x, y, n, 0, 1, sizes, act, lrs, mom, damp1, wd, nest, first, any_wd, any_nest)
-
-
 def mlp_batches(flat, gflat, buf, x, y, size, b0, b1, sizes, act, lrs, mom, damp1, wd, nest, first, any_wd, any_nest):
-    """Batches b0..b1-1 of (x, y) (rows b·size to (b+1)·size, the last one shorter), one step each as mlp_batch.
+    """Batches b0..b1-1 of (x, y) (rows b·size to (b+1)·size, the last one shorter) for every run r, one step
+    each: forward, softmax cross-entropy gradient, backward, then VectorSGD's step.
 
-    ``first``: the first of them is the run's first step (the momentum buffers start from its gradient).
-    One call for a stretch of an epoch keeps the Python between batches, and the GIL, out of training.
-    Returns nothing.
+    ``gflat`` receives the gradients, ``buf`` the momentum buffers; ``first``: the first of these batches is
+    the run's first step (the buffers start from its gradient). One call for a stretch of an epoch keeps the
+    Python between batches, and the GIL, out of training. Returns nothing.
     """
     runs, layers = flat.shape[0], sizes.shape[0] - 1
-    w_off, b_off, width, most = _offsets(sizes)
-    acts = np.empty((layers, size, width))
-    zs = np.empty((layers, size, width))
-    dz = np.empty((size, width))
-    da = np.empty((size, width))
-    wt = np.empty(most)
+    w_off, b_off, acts, zs, dz, da, wt = _scratch(sizes, size)
     for b in range(b0, b1):
         start = b * size
         end = min(start + size, x.shape[0])
@@ -190,13 +187,8 @@ def mlp_metrics(flat, gflat, x, y, sizes, act, want_grad, divisor, loss, correct
     """
     n, layers = x.shape[0], sizes.shape[0] - 1
     classes = sizes[layers]
-    w_off, b_off, width, most = _offsets(sizes)
     rows = min(n, METRIC_BLOCK)
-    acts = np.empty((layers, rows, width))
-    zs = np.empty((layers, rows, width))
-    dz = np.empty((rows, width))
-    da = np.empty((rows, width))
-    wt = np.empty(most)
+    w_off, b_off, acts, zs, dz, da, wt = _scratch(sizes, rows)
     for r in range(r0, r1):
         p, g = flat[r], gflat[r]
         for start in range(0, n, rows):
@@ -220,7 +212,8 @@ def mlp_metrics(flat, gflat, x, y, sizes, act, want_grad, divisor, loss, correct
                 _backward(p, g, m, sizes, act, w_off, b_off, acts, zs, dz, da, wt)
 
 
-def _act(code, z):
+def activation(code, z):
+    """Return the activation (ACT_CODES: relu, leaky-relu, tanh, sigmoid) of z, NaN kept as in torch."""
     if code == 0:
         return 0.0 if z <= 0.0 else z  # NaN stays NaN, as in torch: divergence must show
     if code == 1:
@@ -230,7 +223,8 @@ def _act(code, z):
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def _act_grad(code, z, a, d):
+def activation_grad(code, z, a, d):
+    """Return d(loss)/dz from d = d(loss)/da, the pre-activation z and its activation a, as torch does."""
     if code == 0:
         return 0.0 if a <= 0.0 else d  # torch's threshold_backward: a NaN input passes the gradient
     if code == 1:
@@ -240,23 +234,10 @@ def _act_grad(code, z, a, d):
     return d * (a * (1.0 - a))
 
 
-_COMPILED = ("_act", "_act_grad", "_offsets", "_forward", "_backward", "_logit_grad")  # callees first
-_kernels = None
-_compiling = threading.Lock()  # two jobs starting at once must not wrap the functions twice
+_CALLEES = ("activation", "activation_grad", "_offsets", "_scratch", "_forward", "_backward", "_logit_grad")
 
 
 def compiled():
-    """Return (mlp_batch, mlp_metrics) compiled (numba imported and the kernels jitted on the first call);
-    ``mlp_batches`` is compiled with them (read it from this module afterwards)."""
-    global _kernels
-    with _compiling:
-        if _kernels is None:
-            from numba import njit
-
-            opts = {"cache": True, "error_model": "numpy", "fastmath": {"reassoc", "contract"}}
-            names = globals()
-            for name in _COMPILED:
-                names[name] = njit(**opts)(names[name])
-            names["mlp_batches"] = njit(nogil=True, **opts)(names["mlp_batches"])
-            _kernels = (njit(nogil=True, **opts)(mlp_batch), njit(nogil=True, **opts)(mlp_metrics))
-    return _kernels
+    """Return (mlp_batches, mlp_metrics) compiled (numba imported and the kernels jitted on the first call)."""
+    opts = {"cache": True, "error_model": "numpy", "fastmath": {"reassoc", "contract"}}
+    return jit_in_place(globals(), _CALLEES, ("mlp_batches", "mlp_metrics"), **opts)

@@ -70,9 +70,8 @@ class NumbaBackend(FusedBackend):
         self._buf = torch.zeros_like(self.net.flat)
         from engine.training.backends import mlp_kernel
 
-        self._kernel, self._metrics = mlp_kernel.compiled()
-        self._batches = mlp_kernel.mlp_batches
-        self._rows, self._fits = -1, False
+        self._batches, self._metrics = mlp_kernel.compiled()
+        self._rows, self._fit = -1, False
         self._lr_key: list[float] | None = None
         self._lrs = np.zeros(self.R)
         self._views_of: tuple | None = None
@@ -82,33 +81,32 @@ class NumbaBackend(FusedBackend):
     def train_batch(self, xb: torch.Tensor, yb: torch.Tensor, lrs: list[float], token=None) -> bool:
         """Take one step for every run in one compiled call (a batch too slow for one pass goes to torch)."""
         n = len(xb)
-        if n != self._rows:  # the per-batch Python work is a fifth of a spiral batch: keep it to the call
-            self._rows, self._fits = n, chunk_rows(self.layers, self.R, n) >= n
-        if not self._fits:
+        if not self._fits(n):
             return super().train_batch(xb, yb, lrs, token)
-        if lrs != self._lr_key:
-            self._lr_key, self._lrs = list(lrs), np.asarray(lrs, dtype=np.float64)
-        s = self.stepper
-        first = s.bufs[0] is None
-        buf = self._buf if first else s.bufs[0]
-        flat, gflat, momentum = self._arrays(buf)
-        self._kernel(
-            flat, gflat, momentum, xb.numpy(), yb.numpy(), self._sizes, self._act, self._lrs, self._mom,
-            self._damp1, self._wd, self._nest, first, s.any_wd, s.any_nesterov,
-        )  # fmt: skip
-        s.bufs = [buf]
+        self._train(xb, yb, n, 0, 1, lrs)
         return True
 
     def train_span(self, xs: torch.Tensor, ys: torch.Tensor, size: int, b: int, lrs: list[float]) -> int:
         """Train batches b, b+1, ... of the epoch's rows (xs, ys) in order, in one compiled call of at most
         SPAN_WORK multiply-adds (a stop is seen between two calls); return the batch reached."""
-        batches = -(-len(xs) // size)
-        if chunk_rows(self.layers, self.R, size) < size:  # too slow for one pass: torch, one batch at a time
+        if not self._fits(size):  # too slow for one pass: torch, one batch at a time
             end = min((b + 1) * size, len(xs))
             self.train_batch(xs[b * size : end], ys[b * size : end], lrs)
             return b + 1
         per_batch = max(1, size * self.R * row_work(self.layers))
-        end = min(batches, b + max(1, SPAN_WORK // per_batch))
+        end = min(-(-len(xs) // size), b + max(1, SPAN_WORK // per_batch))
+        self._train(xs, ys, size, b, end, lrs)
+        return end
+
+    def _fits(self, rows: int) -> bool:
+        """Return whether a batch of ``rows`` rows is one compiled pass (not chunked); remembered per row count,
+        since the per-batch Python work is a fifth of a spiral batch."""
+        if rows != self._rows:
+            self._rows, self._fit = rows, chunk_rows(self.layers, self.R, rows) >= rows
+        return self._fit
+
+    def _train(self, x: torch.Tensor, y: torch.Tensor, size: int, b0: int, b1: int, lrs: list[float]) -> None:
+        """Train batches b0..b1-1 of ``size`` rows of (x, y) in one compiled call; returns nothing."""
         if lrs != self._lr_key:
             self._lr_key, self._lrs = list(lrs), np.asarray(lrs, dtype=np.float64)
         s = self.stepper
@@ -116,11 +114,10 @@ class NumbaBackend(FusedBackend):
         buf = self._buf if first else s.bufs[0]
         flat, gflat, momentum = self._arrays(buf)
         self._batches(
-            flat, gflat, momentum, xs.numpy(), ys.numpy(), size, b, end, self._sizes, self._act, self._lrs,
+            flat, gflat, momentum, x.numpy(), y.numpy(), size, b0, b1, self._sizes, self._act, self._lrs,
             self._mom, self._damp1, self._wd, self._nest, first, s.any_wd, s.any_nesterov,
         )  # fmt: skip
         s.bufs = [buf]
-        return end
 
     def _arrays(self, buf: torch.Tensor) -> tuple:
         """Return numpy views of the weights, their gradients and ``buf`` (made again only when a tensor changed)."""
