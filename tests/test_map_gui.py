@@ -91,11 +91,12 @@ def test_surface_tuning_draws_the_sweep_and_races_at_the_tuned_rates(surface, qt
     dialog.close()
 
 
-def test_training_map_from_the_comparison_opens_a_cell_in_the_training_tab(qtbot):
+def training_map_dialog(qtbot, epochs: int):
+    """Return (experiment, comparison view, its map window set to 3×2 cells) for a small spiral base."""
     exp = Experiment()
     exp.comparison = load_section(
         ComparisonSpec,
-        {"base": {"points": 30, "layers": [2, 8, 3], "epochs": 2, "optimizer": "sgd"}, "vary": []},
+        {"base": {"points": 30, "layers": [2, 8, 3], "epochs": epochs, "optimizer": "sgd"}, "vary": []},
     )
     view = CompareView(exp)
     qtbot.addWidget(view)
@@ -104,6 +105,11 @@ def test_training_map_from_the_comparison_opens_a_cell_in_the_training_tab(qtbot
     qtbot.waitExposed(dialog)
     dialog.x_axis.n.setValue(3)
     dialog.y_axis.n.setValue(2)
+    return exp, view, dialog
+
+
+def test_training_map_from_the_comparison_opens_a_cell_in_the_training_tab(qtbot):
+    exp, view, dialog = training_map_dialog(qtbot, epochs=2)
     with qtbot.waitSignal(dialog.finished_map, timeout=30000):
         dialog.run_button.click()
     assert dialog.result.unit == "epoch" and np.isfinite(dialog.chart.image.image).all()
@@ -118,17 +124,7 @@ def test_training_map_from_the_comparison_opens_a_cell_in_the_training_tab(qtbot
 
 
 def test_a_training_map_fills_in_while_it_trains_and_a_stopped_one_says_where_it_stopped(qtbot):
-    exp = Experiment()
-    exp.comparison = load_section(
-        ComparisonSpec,
-        {"base": {"points": 30, "layers": [2, 8, 3], "epochs": 100000, "optimizer": "sgd"}, "vary": []},
-    )
-    view = CompareView(exp)
-    qtbot.addWidget(view)
-    dialog = view.race.open_map()
-    qtbot.waitExposed(dialog)
-    dialog.x_axis.n.setValue(3)
-    dialog.y_axis.n.setValue(2)
+    _, view, dialog = training_map_dialog(qtbot, epochs=100000)
     dialog.run_button.click()
     title = dialog.chart.plot.titleLabel
     qtbot.waitUntil(lambda: "training, epoch" in title.text and int(title.text.split()[-3]) >= 2, timeout=30000)
