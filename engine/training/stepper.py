@@ -42,6 +42,7 @@ class VectorSGD:
         self._damp1 = [_column(damp1, p) for p in params]
         self._wd = [_column(self.wd, p) for p in params]
         self._nest = [_column([m if n else 0.0 for m, n in zip(self.momentum, nesterov)], p) for p in params]
+        self._is_nest = [n != 0 for n in self._nest]  # momentum 0 with Nesterov steps on g = buf either way
         self.bufs: list[torch.Tensor | None] = [None] * len(params)
         # what the learning-rate drivers read and set; not torch.optim.SGD, whose constructor imports torch._dynamo
         self.optimizers = [RateHolder(c.optimizer_params["lr"]) for c in configs]
@@ -64,7 +65,10 @@ class VectorSGD:
             else:
                 torch._foreach_mul_(self.bufs, self._mom)
                 torch._foreach_addcmul_(self.bufs, grads, self._damp1)
-            steps = torch._foreach_addcmul(grads, self.bufs, self._nest) if self.any_nesterov else self.bufs
+            steps = self.bufs
+            if self.any_nesterov:  # Nesterov runs step on g + momentum·buf, the others on buf, as torch.optim does
+                ahead = torch._foreach_addcmul(grads, self.bufs, self._nest)
+                steps = [torch.where(n, a, b) for n, a, b in zip(self._is_nest, ahead, self.bufs)]
             torch._foreach_addcmul_(self.params, steps, self._neg_lr)
 
 

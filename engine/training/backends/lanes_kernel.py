@@ -225,9 +225,9 @@ def _step(p, g, b, lr, mom, damp1, wd, nest, first, any_wd, any_nest):
         else:
             for l in range(nl):
                 bq[l] = bq[l] * mom[l] + gq[l] * damp1[l]
-        if any_nest:
+        if any_nest:  # Nesterov lanes (nest ≠ 0) step on g + momentum·buf, the others on buf
             for l in range(nl):
-                pq[l] = pq[l] + (gq[l] + bq[l] * nest[l]) * -lr[l]
+                pq[l] = pq[l] + ((gq[l] + bq[l] * nest[l]) if nest[l] != 0.0 else bq[l]) * -lr[l]
         else:
             for l in range(nl):
                 pq[l] = pq[l] + bq[l] * -lr[l]

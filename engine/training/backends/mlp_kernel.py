@@ -176,7 +176,7 @@ def mlp_batches(flat, gflat, buf, x, y, size, b0, b1, sizes, act, lrs, mom, damp
                     buf[r, q] = gq
                 else:
                     buf[r, q] = buf[r, q] * mom[r] + gq * damp1[r]
-                step = gq + buf[r, q] * nest[r] if any_nest else buf[r, q]
+                step = gq + buf[r, q] * nest[r] if any_nest and nest[r] != 0.0 else buf[r, q]  # Nesterov runs
                 p[q] = p[q] + step * neg_lr
 
 
