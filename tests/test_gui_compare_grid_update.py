@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from PySide6 import QtWidgets
 from pytestqt.qtbot import QtBot
 
 from engine.training.compare import RunResult
@@ -100,3 +101,18 @@ def test_while_runs_train_panels_stay_when_runs_come_and_go_and_a_finished_grid_
     finished = [r for r in _runs(5, done=True) if r.label["momentum"] == "0"]
     panels.draw(finished, ["momentum", "lr"], "train", 1, 0.9)  # a finished comparison of two cells: two panels
     assert len(panels.grid_plots) == 2 and not set(panels.grid_plots) & set(plots)
+
+
+def test_a_new_grid_is_built_one_panel_per_event_loop_turn(panels, qtbot):
+    panels.tabs.setCurrentIndex(1)
+    panels.draw(_runs(3), ["momentum", "lr"], "train", 1, 0.9)
+    layout = panels.grid_canvas.ci.layout
+    assert layout.count() == 1  # the first panel now; the others wait for the event loop, so clicks get through
+    counts = [layout.count()]
+    for _ in range(50):
+        QtWidgets.QApplication.processEvents()
+        counts.append(layout.count())
+    assert sorted(set(counts)) == [1, 2, 3, 4]
+    assert all(b - a <= 1 for a, b in zip(counts, counts[1:]))  # never two panels in one turn
+    titles = sorted(p.titleLabel.text for p in panels.grid_plots)
+    assert titles == ["momentum=0 · lr=0.01", "momentum=0 · lr=0.1", "momentum=0.5 · lr=0.01", "momentum=0.5 · lr=0.1"]

@@ -106,7 +106,7 @@ def test_where_it_applies(monkeypatch):
     assert not numba_mlp.applies([small], 3, "cpu", 75)
 
 
-def test_measurements_shared_over_threads_give_the_same_numbers(monkeypatch):
+def test_runs_trained_and_measured_on_several_threads_give_the_same_numbers(monkeypatch):
     from engine.training.backends import spread
 
     base = replace(TrainConfig(), points=60, epochs=4, optimizer_params={"lr": 0.1})
@@ -117,7 +117,7 @@ def test_measurements_shared_over_threads_give_the_same_numbers(monkeypatch):
         groups.append(trained(configs, True, monkeypatch))
     one, shared = groups
     assert one.backend.threads == 1 and shared.backend.threads == 3
-    assert_same(shared, one, tol=0.0)  # every run is measured whole by one thread, wherever it runs
+    assert_same(shared, one, tol=0.0)  # every run is trained and measured whole by one thread, wherever it runs
 
 
 @pytest.mark.parametrize("activation", ["relu", "leaky-relu", "tanh", "sigmoid"])

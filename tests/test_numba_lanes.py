@@ -238,3 +238,21 @@ def test_two_jobs_compiling_a_kernel_module_at_once_both_get_it():
     for t in threads:
         t.join()
     assert not errors and got[0] is got[1] and got[0](3.0) == 7.0
+
+
+def test_loading_a_kernel_does_not_import_scipy_linalg_and_np_dot_still_compiles():
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, types, numpy as np\n"
+        "from engine.numba_jit import jit_in_place\n"
+        "m = types.ModuleType('kernel')\n"
+        "exec('import numpy as np\\ndef total(a):\\n    return np.sum(a)\\n"
+        "def dot(a, b):\\n    return np.dot(a, b)\\n', m.__dict__)\n"
+        "total, dot = jit_in_place(m.__dict__, (), ('total', 'dot'))\n"
+        "print(total(np.arange(3.0)), 'scipy.linalg' in sys.modules, dot(np.arange(3.0), np.ones(3)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3.0", "False", "3.0"]  # np.dot, compiled later, loads SciPy's BLAS itself

@@ -102,19 +102,31 @@ def fill_grid(
 def fill_row(
     layout: pg.GraphicsLayout, cells: dict, rows: list[str], cols: list[str], i: int, ylabel: str, first_row=0, **kw
 ) -> dict[tuple[str, str], LineChart]:
-    """Add the plots of row ``i`` of the grid (see fill_grid) to ``layout``; return {(row, col): LineChart}.
-    A window builds a big grid row by row, so that the event loop runs between rows."""
+    """Add the plots of row ``i`` of the grid (see fill_grid) to ``layout``; return {(row, col): LineChart}."""
+    return dict(fill_cell(layout, cells, rows, cols, i, j, ylabel, first_row, **kw) for j in range(len(cols)))
+
+
+def fill_cell(
+    layout: pg.GraphicsLayout,
+    cells: dict,
+    rows: list[str],
+    cols: list[str],
+    i: int,
+    j: int,
+    ylabel: str,
+    first_row=0,
+    **kw,
+) -> tuple[tuple[str, str], LineChart]:
+    """Add the plot of cell (row i, column j) of the grid (see fill_grid) to ``layout``; return ((row, col),
+    its LineChart). A window builds a big grid one panel per event-loop turn, so that it keeps answering."""
     lo, hi = y_range(cells)
-    charts = {}
-    r = rows[i]
-    for j, c in enumerate(cols):
-        plot = layout.addPlot(row=first_row + i, col=j)
-        chart = draw_cell(plot, r, c, cells.get((r, c), []), ylabel, **kw)
-        plot.getAxis("left").showLabel(j == 0)
-        plot.getAxis("bottom").showLabel(i == len(rows) - 1)
-        plot.setYRange(lo, hi, padding=0)
-        charts[(r, c)] = chart
-    return charts
+    r, c = rows[i], cols[j]
+    plot = layout.addPlot(row=first_row + i, col=j)
+    chart = draw_cell(plot, r, c, cells.get((r, c), []), ylabel, **kw)
+    plot.getAxis("left").showLabel(j == 0)
+    plot.getAxis("bottom").showLabel(i == len(rows) - 1)
+    plot.setYRange(lo, hi, padding=0)
+    return (r, c), chart
 
 
 def grid_widget(cells: dict, rows: list[str], cols: list[str], title: str, ylabel: str) -> pg.GraphicsLayoutWidget:

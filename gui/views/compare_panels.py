@@ -19,7 +19,7 @@ from gui.charts.export import export_png, export_svg
 from gui.charts.grid import (
     MIN_PANEL_H,
     draw_cell,
-    fill_row,
+    fill_cell,
     grid_table,
     grid_widget,
     keep_series,
@@ -122,7 +122,7 @@ class ComparisonPanels(QtWidgets.QWidget):
         """The small multiples: a scrolling grid of readable panels, and one cell enlarged when clicked."""
         self._grid_plots, self.grid_charts, self.grid_cells, self.grid_args = [], {}, {}, None
         self._grid_shape, self._grid_stale, self._enlarged_key, self._grid_live = None, False, None, False
-        self._build_gen, self._rows_left = 0, []  # the grid's panels are built one row per event-loop turn
+        self._build_gen, self._cells_left = 0, []  # the grid's panels are built one per event-loop turn
         self.grid_stack = QtWidgets.QStackedWidget()
         self.grid_stack.installEventFilter(self)
         self.grid_canvas = pg.GraphicsLayoutWidget()
@@ -294,27 +294,28 @@ class ComparisonPanels(QtWidgets.QWidget):
         # panels keep a readable size: the scroll area scrolls rather than squeezing them
         self.grid_canvas.setMinimumSize(200 * len(cols), MIN_PANEL_H * len(rows))
         self._build_gen += 1
-        self._rows_left, self._building = list(range(len(rows))), (rows, cols, ylabel)
-        self._build_row(self._build_gen)
+        self._cells_left = [(i, j) for i in range(len(rows)) for j in range(len(cols))]
+        self._building = (rows, cols, ylabel)
+        self._build_panel(self._build_gen)
 
-    def _build_row(self, gen: int) -> None:
-        """Build the next row of panels, then let the event loop run before the next one (24 panels take
-        about half a second: built at once, they froze the window)."""
-        if gen != self._build_gen or not self._rows_left:
+    def _build_panel(self, gen: int) -> None:
+        """Build the next panel, then let the event loop run before the next one (24 panels take about half a
+        second: built at once, or even a row at a time, they froze the window for 0.2-0.5 s)."""
+        if gen != self._build_gen or not self._cells_left:
             return  # a newer grid replaced this one
         rows, cols, ylabel = self._building
-        charts = fill_row(self.grid_canvas.ci, self.grid_cells, rows, cols, self._rows_left.pop(0), ylabel, grid=False)
-        self.grid_charts.update(charts)
-        for chart in charts.values():
-            self._grid_plots.append(chart.plot)
-            self._add_grid_menu(chart.plot)
-        if self._rows_left:
-            QtCore.QTimer.singleShot(0, lambda: self._build_row(gen))
+        i, j = self._cells_left.pop(0)
+        key, chart = fill_cell(self.grid_canvas.ci, self.grid_cells, rows, cols, i, j, ylabel, grid=False)
+        self.grid_charts[key] = chart
+        self._grid_plots.append(chart.plot)
+        self._add_grid_menu(chart.plot)
+        if self._cells_left:
+            QtCore.QTimer.singleShot(0, lambda: self._build_panel(gen))
 
     def _finish_grid(self) -> None:
-        """Build the rows still waiting for the event loop now (export, or a caller that needs every panel)."""
-        while self._rows_left:
-            self._build_row(self._build_gen)
+        """Build the panels still waiting for the event loop now (export, or a caller that needs every panel)."""
+        while self._cells_left:
+            self._build_panel(self._build_gen)
 
     def forget_grid(self) -> None:
         """Drop the window's panels, so that the next draw builds them afresh (e.g. to measure that cost)."""
