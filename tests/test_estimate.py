@@ -18,11 +18,12 @@ from engine.training.estimate import (
     format_seconds,
     optimizer_slots,
 )
-from engine.training.trainer import Trainer
+from engine.training.trainer import RunGroup, Trainer
 
 GB = 10**9
 MACHINE = (24 * GB, 24 * GB)  # a fixed machine, so that verdicts do not depend on where the tests run
 SPIRAL = DataShape(1500, 0, 2, 3)
+SMALL_SPIRAL = TrainConfig(points=20).load_data()  # for the path a set-up takes
 
 
 def cfg(**kw) -> TrainConfig:
@@ -136,9 +137,52 @@ def test_the_time_estimate_is_the_right_size(kw):
     taken (the fit itself was within 0.73-1.22; the margin is for a machine busy with other work)."""
     c = cfg(**kw)
     data = c.load_data()
-    Trainer(cfg(epochs=1), data).run()  # warm up torch's first calls
+    Trainer(cfg(**{**kw, "epochs": 1}), data).run()  # warm up the path's first calls (torch.optim's import: ~1 s)
     started = time.perf_counter()
     Trainer(c, data).run()
     took = time.perf_counter() - started
     e = estimate_run(c, DataShape.of(data), memory=MACHINE)
     assert took / 4 < e.seconds < took * 4, (e.seconds, took)
+
+
+MNIST = DataShape(60_000, 10_000, 784, 10)
+
+
+def test_a_fused_adam_step_is_priced_like_a_vectorised_sgd_step():
+    """Adam on the fused path is one call of torch's fused kernel for every run (FlatAdam): re-measured, an Adam
+    run took 0.93-1.02x the time of the same SGD run (2-50-3 over 30 epochs, one 784-40-40-40-10 epoch), so its
+    estimate stays within 15% of SGD's; torch.optim's per-run RMSprop costs more."""
+    for layers, shape, batch in [((2, 50, 3), SPIRAL, 20), ((784, 40, 40, 40, 10), MNIST, 50)]:
+        plain = dict(layers=layers, epochs=30, batch_size=batch)
+        sgd = estimate_run(cfg(**plain), shape, memory=MACHINE).seconds
+        adam = estimate_run(cfg(**plain, optimizer="adam", optimizer_params={}), shape, memory=MACHINE).seconds
+        assert 0.85 < adam / sgd < 1.15, (layers, adam, sgd)
+    spiral = dict(layers=(2, 50, 3), epochs=30, optimizer_params={})
+    adam = estimate_run(cfg(**spiral, optimizer="adam"), SPIRAL, memory=MACHINE).seconds
+    assert estimate_run(cfg(**spiral, optimizer="rmsprop"), SPIRAL, memory=MACHINE).seconds > 1.4 * adam
+
+
+def test_adam_pays_its_share_of_one_kernel_call_per_run_not_a_torch_optim_call(monkeypatch):
+    from engine.training.backends import fused as fused_backend
+
+    costs = est.TIME_COSTS
+    steps = 10 * 75  # 10 epochs of 1500 rows in batches of 20
+    for runs in (1, 5):
+        configs = [cfg(layers=(2, 50, 3), epochs=10, optimizer="adam", optimizer_params={"lr": 0.001})]
+        configs += [configs[0].with_field("lr", str(0.01 * r)).validated() for r in range(1, runs)]
+        monkeypatch.setattr(fused_backend, "FLAT_ADAM", True)
+        assert RunGroup(configs, SMALL_SPIRAL).path == "fused, fused Adam"
+        flat = est._group_cost(configs, SPIRAL, "cpu", False).seconds
+        monkeypatch.setattr(fused_backend, "FLAT_ADAM", False)  # torch.optim per run, as before FlatAdam
+        assert RunGroup(configs, SMALL_SPIRAL).path == "fused, per-run torch.optim"
+        per_run = est._group_cost(configs, SPIRAL, "cpu", False).seconds
+        expected = steps * (costs["step_calls"] + runs * (costs["run_batch"] - costs["adam_run_batch"]))
+        assert per_run - flat == pytest.approx(expected, rel=1e-9)
+
+
+def test_data_memory_counts_the_loaded_set_and_a_small_sets_gathered_epoch():
+    e = estimate_run(cfg(layers=(784, 40, 10), batch_size=50), MNIST, memory=MACHINE)
+    loaded = 70_000 * 784 * 4 + 70_000 * 8  # float32 inputs and int64 labels as loaded
+    assert e.parts["data"] == loaded  # a large set's batches are gathered one at a time
+    small = estimate_run(cfg(), SPIRAL, memory=MACHINE)  # small sets: the whole epoch gathered, in float64
+    assert small.parts["data"] == 1500 * 2 * 4 + 1500 * 8 + 1500 * 2 * 8 + 1500 * 2 * 8

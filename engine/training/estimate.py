@@ -20,9 +20,10 @@ Memory (the peak, in bytes):
 
 Time: per epoch, the arithmetic of training (forward 2 and backward 4 FLOPs per multiply-add of the layers,
 for every training row) and of the epoch-end measurements, divided by a measured FLOP rate; plus a cost per
-activation element, a cost per batch (Python and torch call overhead: more for per-run torch.optim
-optimizers and autograd), and the JSON writing. Measured on the development machine (AMD EPYC, 2 cores,
-torch 2.x; see TIME_COSTS): fitted within ±35% on 19 timed runs, from iris to MNIST with 4000 units.
+activation element, a cost per batch (Python and torch call overhead: the optimizer step's calls, more
+for per-run torch.optim optimizers and autograd), and the JSON writing. Measured on the development machine
+(AMD EPYC, 2 cores, torch 2.x; see TIME_COSTS): fitted within ±35% on 19 timed runs, from iris to MNIST
+with 4000 units.
 
 The verdict is "refuse" when the peak exceeds MEMORY_SHARE of the memory free (RAM, or the GPU's for a CUDA
 run), "slow" when it takes more than SLOW_SECONDS, else "ok". No Qt here: the window calls it too.
@@ -38,6 +39,7 @@ from dataclasses import dataclass
 from engine.errors import UserError
 from engine.optimizers import OPTIMIZERS
 from engine.training.backends import EVAL_ELEMENTS, chunk_rows
+from engine.training.backends import fused as fused_backend
 from engine.training.checks import resolve_device
 from engine.training.compare import plan_groups
 from engine.training.config import TrainConfig
@@ -49,7 +51,7 @@ from engine.training.data_shape import (  # noqa: F401 - re-exported: the estima
 )
 from engine.training.fused import can_fuse, fused_dtype
 from engine.training.jobs import DECISION_GRID
-from engine.training.stepper import SGD_FAMILY
+from engine.training.stepper import ADAM_FAMILY, SGD_FAMILY
 from engine.training.trainer import GATHER_ELEMENTS, GRAD_ROWS
 
 SLOW_SECONDS = 60.0  # a run estimated to take longer gets the verdict "slow" (the command line warns)
@@ -63,13 +65,19 @@ MEMORY_SHARE = 0.85  # refuse a run whose estimated peak is above this share of 
 # GFLOP/s (float32) and ~60 GFLOP/s (float64) on large products. With torch's default two threads on this
 # machine while other work ran, small networks trained up to 10x slower (thread synchronisation): the
 # estimate then errs short; it is meant to tell seconds from minutes from hours.
+# Fused Adam/AMSGrad/AdamW (FlatAdam: one fused-kernel call) re-measured 2026-11-23, one thread: a step took ~4 us
+# for one 2-50-3 run, ~3.3 us more per run (SGD ~10 us, RMSprop ~45 us a run); whole runs, Adam against SGD: 2-50-3
+# 0.077 s / 0.083 s (30 epochs), 784-40-40-40-10 0.279 s / 0.274 s (a Fashion-MNIST epoch). Estimates went from
+# 1.3-2.0x the time taken (Adam charged as per-run torch.optim) to 1.1-1.2x, as SGD's.
 TIME_COSTS = {
     "flop_float32": 1 / 100e9,  # one FLOP of the layers' matrix products (forward 2, backward 4 per multiply-add)
     "flop_float64": 1 / 45e9,
     "element": 2.7e-9,  # one hidden activation element through forward + backward (activation, its gradient)
     "step_byte": 0.11e-9,  # one byte of weights and optimizer state read and written by an optimizer step
-    "batch": 35e-6,  # a fused batch's fixed cost (Python, a dozen torch calls)
-    "run_batch": 22e-6,  # one run's torch.optim step call on the fused path
+    "batch": 25e-6,  # a fused batch's fixed cost (Python, a dozen torch calls), its optimizer step aside
+    "step_calls": 10e-6,  # the fixed cost of a vectorised SGD or per-run torch.optim step (foreach calls, no_grad)
+    "adam_run_batch": 3.3e-6,  # one run's share of a fused Adam kernel call (FlatAdam), its bytes aside
+    "run_batch": 22e-6,  # one run's torch.optim step call on the fused path (RMSprop, Adagrad, ...)
     "autograd_batch": 180e-6,  # one run's batch on the autograd path (module calls, backward, optimizer)
     "epoch": 0.2e-3,  # one run's epoch-end measurement, fixed cost
     "json_weight": 2.1e-6,  # tolist, validation and json.dumps of one weight: weights.json 0.9, experiment.json 1.2
@@ -232,12 +240,15 @@ def _group_cost(configs: list[TrainConfig], shape: DataShape, device: str, weigh
     flops = epochs * train_flops + (epochs + 1) * eval_flops
     hidden = units - layers[-1]
     sgd = fused and all(c.optimizer in SGD_FAMILY for c in configs)
+    flat_adam = fused and fused_backend.FLAT_ADAM and all(c.optimizer in ADAM_FAMILY for c in configs)
     terms = {
         f"flop_{dtype}": flops,
         "element": runs * hidden * (epochs * n + (epochs + 1) * (n + shape.n_test + grad_rows) / 2),
         "step_byte": epochs * batches * runs * weights * itemsize * (1 + slots),
         "batch": epochs * batches * (1 if fused else 0),
-        "run_batch": epochs * batches * runs * (0 if sgd else 1) * (1 if fused else 0),
+        "step_calls": epochs * batches * (0 if flat_adam or not fused else 1),
+        "adam_run_batch": epochs * batches * runs * (1 if flat_adam else 0),
+        "run_batch": epochs * batches * runs * (0 if sgd or flat_adam or not fused else 1),
         "autograd_batch": epochs * batches * runs * (0 if fused else 1),
         "epoch": (epochs + 1) * runs,
         "json_weight": weights if weights_json else 0,
