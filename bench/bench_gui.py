@@ -13,7 +13,10 @@ On a machine that other work keeps busy, rates measure the neighbours as much as
 load-independent line follows: CPU seconds per sample of the training thread (process CPU less the GUI
 thread's) against headless, and the GUI thread's CPU time as a share of the training time. PySide holds the
 GIL in the GUI thread's Python and Qt calls alike, so that share is time the training loop cannot run; the
-estimate (CPU ratio × (1 − share)) is pessimistic where painting overlaps with torch kernels.
+estimate (CPU ratio × (1 − share)) is pessimistic where painting overlaps with torch kernels. Where Linux
+shows the training thread's scheduler statistics (/proc/self/task/ID/schedstat), a last line splits that
+thread's time in the window into running, waiting for a core (both busy: mostly other programs on a shared
+machine) and the rest, waiting for the GIL (what the window's Python and painting cost it).
 """
 
 from __future__ import annotations
@@ -54,6 +57,17 @@ def headless_rate(cfg: TrainConfig, data, threads: int) -> tuple[float, str, flo
     return samples / (time.perf_counter() - start), t.group.path, (time.process_time() - cpu) / samples
 
 
+def schedstat(tid: int) -> tuple[float, float] | None:
+    """Return (seconds on a core, seconds waiting for one) of thread ``tid`` of this process, or None where the
+    kernel does not show them (or the thread has ended)."""
+    try:
+        with open(f"/proc/self/task/{tid}/schedstat") as f:
+            run, wait = f.read().split()[:2]
+    except (OSError, ValueError):
+        return None
+    return int(run) / 1e9, int(wait) / 1e9
+
+
 def gui_run(app, cfg: TrainConfig, dataset_setup) -> dict:
     """Train ``cfg`` in the Training view; return throughput and the event loop's stalls while it ran."""
     from gui.app import settle_garbage_collector
@@ -81,10 +95,22 @@ def gui_run(app, cfg: TrainConfig, dataset_setup) -> dict:
     gaps.clear()
     last[0] = time.perf_counter()
     timer.start()
+    jobs = view.runner.running("training")
+    tid = jobs[0].thread.native_id if jobs else None
+    first = (time.perf_counter(), schedstat(tid)) if tid else None
+    sched = [first]  # the training thread's statistics, read every 50 ms while it lives: (when, (run, wait))
     start, cpu, gui_cpu = time.perf_counter(), time.process_time(), time.thread_time()
     loop = QtCore.QEventLoop()  # a real event loop sleeps between events, as the app's does
+
+    def check():
+        stat = schedstat(tid) if tid else None
+        if stat is not None:
+            sched.append((time.perf_counter(), stat))
+        if view.status != "running":
+            loop.quit()
+
     watch = QtCore.QTimer(interval=50)
-    watch.timeout.connect(lambda: loop.quit() if view.status != "running" else None)
+    watch.timeout.connect(check)
     watch.start()
     loop.exec()
     watch.stop()
@@ -110,7 +136,21 @@ def gui_run(app, cfg: TrainConfig, dataset_setup) -> dict:
         "path": path,
         "gui_share": gui_cpu / wall,  # the GUI thread's CPU time over the training time (it holds the GIL then)
         "worker_cpu": (cpu - gui_cpu) / samples,  # the training thread's CPU seconds per sample
+        "sched": _time_split(sched),
     }
+
+
+def _time_split(sched: list) -> tuple[float, float, float] | None:
+    """Return the training thread's (running, waiting for a core, waiting for the GIL) shares of the wall time
+    between its first and last statistics read, or None when there were not two reads."""
+    if len(sched) < 2 or sched[0] is None or sched[0][1] is None:
+        return None
+    (t0, (run0, wait0)), (t1, (run1, wait1)) = sched[0], sched[-1]
+    wall = t1 - t0
+    if wall <= 0:
+        return None
+    run, core = (run1 - run0) / wall, (wait1 - wait0) / wall
+    return run, core, max(0.0, 1.0 - run - core)
 
 
 def main() -> None:
@@ -187,6 +227,13 @@ def main() -> None:
             f"the GUI thread is busy {share:.1%} of the time (holding the GIL): "
             f"about {efficiency * (1 - share):.0%} of headless"
         )
+        splits = [g["sched"] for g in guis if g["sched"] is not None]
+        if splits:
+            run, core, gil = (statistics.median(x[k] for x in splits) for k in range(3))
+            print(
+                f"  training thread in the window (median of {len(splits)}): running {run:.0%}, waiting for a core "
+                f"{core:.0%} (cores busy: other programs, or those and the GUI), waiting for the GIL {gil:.0%}"
+            )
         print(
             f"  event loop while training: max stall {max(g['max_stall_ms'] for g in guis):.1f} ms, "
             f"p99 {max(g['p99_stall_ms'] for g in guis):.1f} ms, "

@@ -27,6 +27,11 @@ VISUALS_EVERY_S = 0.3  # while training, the decision regions are recomputed at 
 # Fashion-MNIST's 10,000 images) and the window takes ~15 ms to draw and paint its 172 labels
 MATRIX_EVERY_S = 1.0
 RATE_EVERY_S = 0.1  # samples_per_s is measured over at least this long
+# The landscape's weight path keeps every epoch only up to landscape_eval.MAX_PATH_POINTS (then every 2nd, 4th …),
+# but copying the weights out costs ~20-50 µs, ~5-8 % of a spiral epoch on the numba kernel (~0.6 ms). So an epoch
+# the path will not keep is recorded only as the path's newest weights when a snapshot reports it, at the job's
+# end, or when this much training time has passed since the last recording: the newest lags at most this.
+PATH_NEWEST_EVERY_S = 0.01
 
 __all__ = [  # the side panel's pictures live in engine/training/visuals.py; importing them from here still works
     "DECISION_GRID",
@@ -103,6 +108,19 @@ def _labels(trainer: Trainer) -> tuple[str, str, str]:
     if labels is None:
         labels = trainer._labels = (str(trainer.device), trainer.path, trainer.data.summary())
     return labels
+
+
+def _path_keeps(trainer) -> bool:
+    """Return whether the trainer's weight path (if it records one) keeps the epoch just trained."""
+    path = getattr(trainer, "weight_path", None)
+    return bool(path) and trainer.epoch % path.stride == 0
+
+
+def _record_newest(trainer) -> None:
+    """Record the current weights in the path unless its newest weights are already this epoch's; returns nothing."""
+    path = getattr(trainer, "weight_path", None)
+    if path and path.newest() != trainer.epoch:
+        record_path(trainer)
 
 
 def job_threads(configs, train_rows: int, spare_cores: int = 0) -> int:
@@ -206,7 +224,8 @@ def train_job(
     data = trainer.data
     every = VISUALS_EVERY_S if data.n_features == 2 and data.n_classes else max(VISUALS_EVERY_S, MATRIX_EVERY_S)
     stopped = False
-    record_path(trainer)  # the landscape's path: the weights at the start and after every epoch
+    record_path(trainer)  # the landscape's path: the weights at the start and after every epoch it keeps
+    recorded = active()
 
     def tick() -> None:
         """Bring ``trainer.elapsed`` up to now (pauses left out); returns nothing."""
@@ -233,15 +252,21 @@ def train_job(
             tick()
             yield _snapshot(trainer, "running", rate)
         if records is None:  # the loop checked that the run was not over: the token stopped it
+            if group.batch_in_epoch == 0:  # stopped before the epoch's first batch: its weights are the last epoch's
+                _record_newest(trainer)
             stopped = True
             break
-        record_path(trainer)
         paced = pace is not None and pace.seconds_per_epoch() > 0
         fresh = (paced and time.perf_counter() - visuals_wall >= PACED_VISUALS_S) or (active() - visuals_at >= every)
+        report = fresh or paced or active() - shown >= snapshot_every
+        last = trainer.finished or trainer.epoch >= target
+        if report or last or _path_keeps(trainer) or active() - recorded >= PATH_NEWEST_EVERY_S:
+            record_path(trainer)
+            recorded = active()
         if fresh:
             refresh_visuals(trainer)
             visuals_at, visuals_wall = active(), time.perf_counter()
-        if fresh or paced or active() - shown >= snapshot_every:
+        if report:
             shown = active()
             tick()
             yield _snapshot(trainer, "running", rate)
