@@ -26,9 +26,10 @@ from engine.experiment_fields import (
     number,
     show,
 )
-from engine.experiment_tuning import PerOptimizer, TuningSettings
-from engine.optimizers import OPTIMIZERS, resolve_optimizer
-from engine.registry import Registry
+from engine.experiment_params import SwitchesParams as _SwitchesParams
+from engine.experiment_params import registry_params as _registry_params
+from engine.experiment_tuning import PerOptimizer, TunedRates, TuningSettings
+from engine.optimizers import OPTIMIZERS
 from engine.schedulers import SCHEDULERS
 from engine.surface.formula import MAX_LENGTH
 from engine.surface.functions import BUILTINS, Surface, get_surface, parse_domain
@@ -40,7 +41,6 @@ from engine.training.model import ACTIVATIONS, INITS, OUTPUT_ACTIVATIONS
 
 FORMULA = "formula"
 DEFAULT_OPTIMIZERS = ["sgd", "momentum", "adam", "rmsprop"]
-SURFACE_LR = 0.05  # the surface tab's learning rate for every optimizer but adadelta
 SEED_MAX = 2**31 - 1
 MAX_STARTS = 100
 TRAIN_FIELDS = {f.name for f in dataclass_fields(TrainConfig)} - {"optimizer_params", "scheduler_params"}
@@ -48,62 +48,9 @@ VARY_FIELDS = TRAIN_FIELDS | {p.name for e in OPTIMIZERS for p in e.params}  # w
 
 
 def surface_defaults(optimizer_id: str) -> dict:
-    """Return the surface tab's default hyperparameters of one optimizer (lr 0.05 except for adadelta)."""
-    values = OPTIMIZERS.get(optimizer_id).defaults()
-    if optimizer_id != "adadelta":
-        values["lr"] = SURFACE_LR
-    return values
-
-
-def _registry_params(registry: Registry, entry_id: str, values: Any, full: bool) -> dict:
-    """Return checked hyperparameters of ``entry_id`` (all of them when ``full``), or raise Invalid."""
-    entry = registry.get(entry_id)
-    checked = check_params(entry, values)
-    if registry is OPTIMIZERS:
-        try:
-            resolved = resolve_optimizer(entry_id, checked)
-        except UserError as err:
-            raise Invalid(f"{show(checked.get('nesterov', True))} is not allowed: {err.message}", "nesterov") from None
-    else:
-        resolved = entry.resolve(checked)
-    return resolved if full else checked
-
-
-def _kept_params(registry: Registry, new_id: str, params: dict) -> dict:
-    """Return the entries of ``params`` that ``new_id`` also has and accepts (kept when the id changes)."""
-    entry = registry.get(new_id)
-    kept = {}
-    for key, value in params.items():
-        try:
-            kept.update(check_params(entry, {key: value}))
-        except Invalid:
-            pass
-    try:
-        _registry_params(registry, new_id, kept, False)
-    except Invalid:
-        return {}
-    return kept
-
-
-class _SwitchesParams(EventedSettings):
-    """A model whose optimizer/scheduler ids own a params dict: changing an id keeps only the params that fit."""
-
-    _params_of: ClassVar[dict] = {}  # id field -> (params field, registry)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        pair = type(self)._params_of.get(name) if isinstance(value, str) else None
-        if pair is None or value not in pair[1] or value == getattr(self, name):
-            return super().__setattr__(name, value)
-        params_name, registry = pair
-        old = self.__dict__[params_name]
-        self.__dict__[params_name] = _kept_params(registry, value, old)
-        try:
-            super().__setattr__(name, value)
-        except ExperimentError:
-            self.__dict__[params_name] = old
-            raise
-        if self.__dict__[params_name] != old:
-            getattr(self.events, params_name).emit(self.__dict__[params_name])
+    """Return the surface tab's default hyperparameters of one optimizer: its registry defaults, as on the
+    command line (each optimizer at its own rate: SGD 0.01, Adam 0.001, …; never one rate for all)."""
+    return OPTIMIZERS.get(optimizer_id).defaults()
 
 
 # -- the loss-surface tab ------------------------------------------------------------------------------------
@@ -120,7 +67,11 @@ def _starts(value: Any) -> list[tuple[float, ...]]:
 
 def _optimizer_list(value: Any) -> list[str]:
     if not isinstance(value, (list, tuple)) or not value:
-        raise Invalid(f"{show(value)} is not a non-empty list of optimizer ids")
+        raise Invalid(
+            "no optimizer is chosen: tick at least one"
+            if isinstance(value, (list, tuple))
+            else f"{show(value)} is not a list"
+        )
     for i, oid in enumerate(value):
         if not isinstance(oid, str) or oid not in OPTIMIZERS:
             raise Invalid(f"{show(oid)} is not one of {', '.join(OPTIMIZERS.ids())}")
@@ -174,7 +125,7 @@ class SurfaceSettings(_SwitchesParams):
     )
     scheduler: Choice(SCHEDULERS.ids()) = "none"
     scheduler_params: dict = Field(default_factory=dict)
-    steps: Int(1, MAX_STEPS) = 60
+    steps: Int(1, MAX_STEPS) = 200  # Adam at its own rate (0.001) needs ~200 steps to move visibly on peaks
     starts: Annotated[list[tuple[float, ...]], PlainValidator(_starts)] = Field(default_factory=list)
     notebook_markers: Bool = False  # the seed notebooks' look: yellow step dots, blue end stars
     tuning: TuningSettings = Field(default_factory=TuningSettings)  # the "Tune learning rates" sweep
@@ -359,6 +310,7 @@ class ComparisonSpec(EventedSettings):
     seeds: Annotated[list[int], PlainValidator(_seeds)] = Field(default_factory=list)
     target_acc: Float(0, 1) = 0.9
     per_optimizer: PerOptimizer = Field(default_factory=dict)  # each optimizer's own settings in a race
+    tuned_lr: TunedRates = Field(default_factory=list)  # rates tuned per configuration (other fields varied)
     tuning: TuningSettings = Field(default_factory=TuningSettings)
     sample: Int(0, MAX_RUNS) = 0  # a random subset of this many combinations (0: the whole grid)
 
@@ -384,7 +336,8 @@ class ComparisonSpec(EventedSettings):
         except ExperimentError as err:
             raise err.under("base") from None
         vary = [(v.field, list(v.values)) for v in self.vary]
-        comparison = SweepGrid(base, vary, list(self.seeds), dict(self.per_optimizer), sample=self.sample)
+        tuned = [(dict(t["when"]), t["lr"]) for t in self.tuned_lr]
+        comparison = SweepGrid(base, vary, list(self.seeds), dict(self.per_optimizer), tuned, sample=self.sample)
         try:
             comparison.runs()
         except UserError as err:

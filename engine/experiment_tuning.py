@@ -39,6 +39,32 @@ def _per_optimizer(value: Any) -> dict[str, dict]:
 PerOptimizer = Annotated[dict[str, dict], PlainValidator(_per_optimizer)]
 
 
+def _tuned_rates(value: Any) -> list[dict]:
+    if not isinstance(value, (list, tuple)):
+        raise Invalid(f"{show(value)} is not a list of tuned rates")
+    out = []
+    for i, item in enumerate(value):
+        when = item.get("when") if isinstance(item, dict) else None
+        if set(item if isinstance(item, dict) else ()) != {"when", "lr"} or not isinstance(when, dict):
+            raise Invalid(f"{show(item)} is not a tuned rate {{when: {{field: value}}, lr: rate}}", i)
+        if (
+            not all(isinstance(k, str) and isinstance(v, str) for k, v in when.items())
+            or when.get("optimizer") not in OPTIMIZERS
+        ):
+            raise Invalid(f"{show(when)} does not name an optimizer and its varied values as text", i, "when")
+        lr = OPTIMIZERS.get(when["optimizer"]).param("lr")
+        try:
+            out.append({"when": dict(when), "lr": lr.coerce(item["lr"], when["optimizer"])})
+        except UserError as err:
+            raise Invalid(err.message, i, "lr") from None
+    return out
+
+
+# Rates tuned per configuration, when a race varies other fields beside the optimizer (momentum=0,0.5): each
+# {"when": {"optimizer": "sgd", "momentum": "0.5"}, "lr": 0.1} applies to the runs with those values.
+TunedRates = Annotated[list[dict], PlainValidator(_tuned_rates)]
+
+
 class TuningSettings(EventedSettings):
     """A learning-rate sweep: ``points`` rates on a log grid lr_min..lr_max, scored by ``criterion``.
 
@@ -54,5 +80,7 @@ class TuningSettings(EventedSettings):
     @model_validator(mode="after")
     def _ordered(self) -> "TuningSettings":
         if not self.lr_min < self.lr_max:
-            raise Invalid(f"{show(self.lr_min)} is not below lr_max {show(self.lr_max)}", "lr_min")
+            raise Invalid(
+                f"the lowest rate ({show(self.lr_min)}) must be below the highest ({show(self.lr_max)})", "lr_min"
+            )
         return self

@@ -28,18 +28,39 @@ class Axis:
     high: float
     n: int
     log: bool = False
+    whole: bool = False  # the field takes whole numbers (batch_size): values are rounded to integers
 
     def values(self) -> list[float]:
-        """Return the axis values, ``low`` first."""
+        """Return the axis values, ``low`` first, as a reader writes them: whole numbers as ints for a ``whole``
+        axis, else floats to 12 significant digits (0.57, not linspace's 0.5700000000000001)."""
         if self.n == 1:
-            return [self.low]
-        if self.log:
-            return [float(v) for v in np.geomspace(self.low, self.high, self.n)]
-        return [float(v) for v in np.linspace(self.low, self.high, self.n)]
+            raw = [self.low]
+        elif self.log:
+            raw = np.geomspace(self.low, self.high, self.n)
+        else:
+            raw = np.linspace(self.low, self.high, self.n)
+        if self.whole:
+            return [int(math.floor(float(v) + 0.5)) for v in raw]  # half up: round() would send 1.5 and 2.5 to 2
+        return [float(f"{float(v):.12g}") for v in raw]
 
     def text(self) -> str:
         """Return the axis as typed: FIELD=LO:HI:N[:log]."""
         return f"{self.field}={self.low:g}:{self.high:g}:{self.n}" + (":log" if self.log else "")
+
+
+def whole_axis(axis: Axis, which: str) -> Axis:
+    """Return ``axis`` for a field that takes whole numbers: its values rounded, which must stay distinct; raise
+    UserError naming ``which`` (x or y) when rounding makes two cells the same."""
+    whole = Axis(axis.field, axis.low, axis.high, axis.n, axis.log, True)
+    values = whole.values()
+    if len(set(values)) < len(values):
+        raise UserError(
+            f"{axis.field} takes whole numbers, and {axis.n} values from {axis.low:g} to {axis.high:g} round to only "
+            f"{len(set(values))} different ones ({', '.join(map(str, dict.fromkeys(values)))}); use fewer values "
+            "or a wider range",
+            which,
+        )
+    return whole
 
 
 def parse_axis(text: str, which: str) -> Axis:

@@ -26,9 +26,11 @@ MAX_GRID = 60
 def lr_grid(low: float, high: float, points: int) -> list[float]:
     """Return ``points`` learning rates spaced evenly in log between ``low`` and ``high`` (both included)."""
     if not (math.isfinite(low) and math.isfinite(high)) or not 0 < low < high:
-        raise UserError(f"the rates must satisfy 0 < low < high, not {low:g}..{high:g}", "tuning.lr_min")
+        raise UserError(
+            f"the lowest rate must be above 0 and below the highest, not {low:g} to {high:g}", "tuning.lr_min"
+        )
     if not 2 <= int(points) <= MAX_GRID:
-        raise UserError(f"{points} is not a whole number in 2..{MAX_GRID}", "tuning.points")
+        raise UserError(f"the number of rates to try must be from 2 to {MAX_GRID}, not {points}", "tuning.points")
     return [float(v) for v in np.geomspace(low, high, int(points))]
 
 
@@ -64,20 +66,39 @@ class TuneSpec:
 
 @dataclass(frozen=True)
 class TrialScore:
-    """One optimizer at one learning rate: its score under the criterion and whether it diverged."""
+    """One optimizer at one learning rate: its score under the criterion and whether it diverged.
+
+    ``config`` holds the race's other varied values of this trial, as ((field, value), …): a race that varies
+    momentum too tunes each (optimizer, momentum) on its own. Empty when only the optimizer varies.
+    """
 
     optimizer: str
     lr: float
     value: float
     diverged: bool
+    config: tuple = ()
+
+
+def trial_key(trial: TrialScore):
+    """Return what a rate is chosen for: the optimizer id, or (optimizer, config) when other fields vary too."""
+    return (trial.optimizer, trial.config) if trial.config else trial.optimizer
+
+
+def key_words(key) -> str:
+    """Return a tuned configuration in words: 'sgd' or 'sgd, momentum=0.5'."""
+    if isinstance(key, tuple):
+        oid, config = key
+        return ", ".join([oid, *(f"{k}={v}" for k, v in config)])
+    return str(key)
 
 
 TIE_RTOL = 1e-9  # scores this close (relative) are a tie: float noise, not a better rate
 
 
-def _ties(trials: list[TrialScore], optimizer: str) -> list[TrialScore]:
-    """Return ``optimizer``'s finite trials that tie at its lowest score (within TIE_RTOL), smallest rate first."""
-    own = [t for t in trials if t.optimizer == optimizer and math.isfinite(t.value)]
+def _ties(trials: list[TrialScore], key) -> list[TrialScore]:
+    """Return the finite trials of ``key`` (``trial_key``) that tie at its lowest score (within TIE_RTOL),
+    smallest rate first."""
+    own = [t for t in trials if trial_key(t) == key and math.isfinite(t.value)]
     if not own:
         return []
     low = min(t.value for t in own)
@@ -85,12 +106,13 @@ def _ties(trials: list[TrialScore], optimizer: str) -> list[TrialScore]:
 
 
 def best_rates(trials: list[TrialScore]) -> dict[str, float | None]:
-    """Return each optimizer's lowest-scoring rate (in first-seen order); None where every rate diverged.
+    """Return each optimizer's (each ``trial_key``'s) lowest-scoring rate (in first-seen order); None where every
+    rate diverged.
 
     Scores within a relative TIE_RTOL of the lowest tie; ties go to the smallest rate (the safer one).
     """
     out = {}
-    for oid in dict.fromkeys(t.optimizer for t in trials):
+    for oid in dict.fromkeys(trial_key(t) for t in trials):
         tied = _ties(trials, oid)
         out[oid] = tied[0].lr if tied else None
     return out
@@ -104,7 +126,7 @@ def rate_notes(trials: list[TrialScore], best: dict, widen: str = "widen the gri
     """
     notes = {}
     for oid, lr in best.items():
-        rates = [t.lr for t in trials if t.optimizer == oid]
+        rates = [t.lr for t in trials if trial_key(t) == oid]
         parts = []
         if lr is None:
             parts.append("every rate diverged")
@@ -129,11 +151,18 @@ def describe(criterion: str) -> str:
     )
 
 
-def best_words(best: dict[str, float | None]) -> str:
-    """Return each optimizer's tuned rate in words: 'SGD 0.0215, Adam: all diverged'."""
+def key_name(key) -> str:
+    """Return a tuned configuration as a reader names it: 'SGD', or 'SGD (momentum=0.5)' where other fields vary."""
     from engine.optimizers import OPTIMIZERS
 
-    return ", ".join(
-        f"{OPTIMIZERS.get(o).name} {lr:.3g}" if lr is not None else f"{OPTIMIZERS.get(o).name}: all diverged"
-        for o, lr in best.items()
-    )
+    if not isinstance(key, tuple):
+        return OPTIMIZERS.get(key).name
+    words = ", ".join(f"{k}={v}" for k, v in key[1])
+    return f"{OPTIMIZERS.get(key[0]).name} ({words})"
+
+
+def best_words(best: dict[str, float | None]) -> str:
+    """Return each optimizer's tuned rate in words: 'SGD 0.0215, Adam: all diverged' ('SGD (momentum=0.5) 0.1'
+    where other fields vary too)."""
+    name = key_name
+    return ", ".join(f"{name(o)} {lr:.3g}" if lr is not None else f"{name(o)}: all diverged" for o, lr in best.items())

@@ -35,7 +35,13 @@ def small_experiment() -> Experiment:
             base=TrainingSettings(points=60, epochs=3, seed=2),
             vary=[VaryField(field="momentum", values=["0", "0.5"])],
         ),
-        surface=SurfaceSettings(function="peaks", optimizers=["sgd", "adam"], steps=20, starts=[(-0.35, -0.67)]),
+        surface=SurfaceSettings(
+            function="peaks",
+            optimizers=["sgd", "adam"],
+            hyperparameters={"sgd": {"lr": 0.05}},  # not the command line's default (0.01)
+            steps=20,
+            starts=[(-0.35, -0.67)],
+        ),
     )
 
 

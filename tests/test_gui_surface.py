@@ -2,12 +2,13 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui, QtSvg
 
+from engine.experiment import Experiment, SurfaceSettings
 from gui.views.surface_view import FORMULA, SurfaceView
 
 
 @pytest.fixture
 def view(qtbot):
-    v = SurfaceView()
+    v = SurfaceView(Experiment(surface=SurfaceSettings(steps=60)))  # few enough steps to draw a dot per step
     qtbot.addWidget(v)
     v.resize(1300, 800)
     v.show()
@@ -36,8 +37,8 @@ def test_changing_a_hyperparameter_recomputes_at_once(view, qtbot):
     view.optimizers.setCurrentRow(0)  # SGD
     before = view.paths[0].points.copy()
     with qtbot.waitSignal(view.recomputed, timeout=5000):
-        view.opt_form.editors["lr"].setValue(0.01)
-    assert view.paths[0].params["lr"] == pytest.approx(0.01)
+        view.opt_form.editors["lr"].setValue(0.05)
+    assert view.paths[0].params["lr"] == pytest.approx(0.05)
     assert not np.allclose(view.paths[0].points, before)
 
 

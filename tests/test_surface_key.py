@@ -66,9 +66,10 @@ def test_png_export_shows_the_key_bottom_right(tmp_path):
 
 def test_a_left_the_map_label_stays_off_the_minima_key(qtbot):
     """The README screenshot's case: Momentum from (0.3, 1.3) leaves peaks at the bottom, under the key's corner."""
+    from engine.experiment import Experiment, SurfaceSettings
     from gui.views.surface_view import SurfaceView
 
-    view = SurfaceView()
+    view = SurfaceView(Experiment(surface=SurfaceSettings(hyperparameters={"momentum": {"lr": 0.05}})))
     qtbot.addWidget(view)
     view.resize(1400, 900)
     view.show()

@@ -128,5 +128,7 @@ def test_training_sweep_uses_the_first_seed_and_the_budget():
     race = Comparison(base, [("optimizer", ["sgd"]), ("momentum", ["0", "0.9"])], seeds=[7, 8])
     sweep = sweep_comparison(race, TuneSpec(1e-2, 1.0, 3, budget=2))
     runs = sweep.runs()
-    assert len(runs) == 3 and {cfg.seed for _, _, cfg in runs} == {7} and {cfg.epochs for _, _, cfg in runs} == {2}
-    assert [cfg.optimizer_params["lr"] for _, _, cfg in runs] == pytest.approx([0.01, 0.1, 1.0])
+    # each configuration raced (sgd at momentum 0, sgd at 0.9) is swept on its own; a varied seed is not one
+    assert len(runs) == 6 and {cfg.seed for _, _, cfg in runs} == {7} and {cfg.epochs for _, _, cfg in runs} == {2}
+    assert [cfg.optimizer_params["momentum"] for _, _, cfg in runs] == [0.0] * 3 + [0.9] * 3
+    assert [cfg.optimizer_params["lr"] for _, _, cfg in runs] == pytest.approx([0.01, 0.1, 1.0] * 2)

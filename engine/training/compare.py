@@ -49,14 +49,18 @@ class Comparison:
     """A base configuration, the varied fields (in order), the seeds and each optimizer's own hyperparameters.
 
     ``per_optimizer`` maps an optimizer id to the hyperparameters it runs with (only those set): a run with
-    that optimizer gets them over its registry defaults (over the base's, for the base's own optimizer).
-    A varied optimizer never inherits another optimizer's rate, so a race is fair by default.
+    that optimizer gets them over its training defaults (``engine.optimizers.training_defaults``: 0.1 for the
+    SGD family, else the registry's), or over the base's for the base's own optimizer, whose rate is that same
+    default unless the user set it. So every optimizer starts from its own default, whichever is the base, and
+    never inherits another optimizer's rate. ``tuned_lr`` holds rates tuned per configuration: (the varied
+    values a run must have, its rate); they win over ``per_optimizer`` (see ``configure``).
     """
 
     base: TrainConfig
     vary: list[tuple[str, list[str]]]
     seeds: list[int] = field(default_factory=list)
     per_optimizer: dict[str, dict] = field(default_factory=dict)
+    tuned_lr: list[tuple[dict, float]] = field(default_factory=list)
 
     def params_of(self, optimizer_id: str) -> dict:
         """Return the hyperparameters set for ``optimizer_id`` here: the base's (its own optimizer), then its own."""
@@ -86,10 +90,24 @@ class Comparison:
         if "optimizer" in label:
             cfg = cfg.with_field("optimizer", label["optimizer"])
         cfg = replace(cfg, optimizer_params=self.params_of(cfg.optimizer))
+        lr = self.tuned_rate(label, cfg.optimizer)
+        if lr is not None:
+            cfg = replace(cfg, optimizer_params={**cfg.optimizer_params, "lr": lr})
         for name, value in label.items():
             if name != "optimizer":
                 cfg = cfg.with_field(name, value)
         return cfg.validated()
+
+    def tuned_rate(self, label: dict, optimizer_id: str) -> float | None:
+        """Return the rate tuned for the configuration of a run with ``label`` and ``optimizer_id`` (None: none).
+
+        A ``tuned_lr`` entry applies when each of its fields has its value in the run ("optimizer" is the
+        run's optimizer, whether varied or the base's).
+        """
+        for when, lr in self.tuned_lr:
+            if all((optimizer_id if k == "optimizer" else label.get(k)) == v for k, v in when.items()):
+                return float(lr)
+        return None
 
 
 def own_settings(comparison: Comparison, planned: list[tuple[dict, int, TrainConfig]]) -> list:

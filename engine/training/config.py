@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from engine.data.datasets import load_dataset
 from engine.errors import UserError
-from engine.optimizers import OPTIMIZERS, resolve_optimizer
+from engine.optimizers import OPTIMIZERS, resolve_optimizer, training_defaults, training_lr
 from engine.schedulers import SCHEDULERS, resolve_scheduler
 from engine.training.model import ACTIVATIONS, INITS, OUTPUT_ACTIVATIONS, parse_layers
 
@@ -74,7 +74,8 @@ class TrainConfig:
         OPTIMIZERS.get(self.optimizer)
         SCHEDULERS.get(self.scheduler)
         try:
-            opt = resolve_optimizer(self.optimizer, self.optimizer_params)
+            # a rate not set is the optimizer's training default (engine.optimizers.training_lr), in every run
+            opt = resolve_optimizer(self.optimizer, {"lr": training_lr(self.optimizer), **self.optimizer_params})
         except UserError as err:
             raise err.under("optimizer_params") from None
         try:
@@ -86,7 +87,9 @@ class TrainConfig:
     def with_field(self, name: str, value) -> "TrainConfig":
         """Return a copy with one field changed; optimizer hyperparameters (lr, momentum, …) are fields too.
 
-        Changing the optimizer keeps the hyperparameters the new one also has (the learning rate, say).
+        Changing the optimizer keeps the hyperparameters set (those that differ from the old optimizer's
+        training defaults) that the new one also has: a rate typed for SGD stays for Adam, a rate left at SGD's
+        default becomes Adam's own default.
         """
         own = {f.name: f for f in fields(self)}
         if name == "optimizer":
@@ -94,7 +97,7 @@ class TrainConfig:
             kept = {
                 k: v
                 for k, v in self.optimizer_params.items()
-                if any(p.name == k for p in entry.params) and (k == "lr" or k in _explicit(self))
+                if any(p.name == k for p in entry.params) and k in _explicit(self)
             }
             return replace(self, optimizer=entry.id, optimizer_params=kept)
         if name == "scheduler":
@@ -159,7 +162,7 @@ class TrainConfig:
 
 
 def _explicit(config: TrainConfig) -> set[str]:
-    defaults = OPTIMIZERS.get(config.optimizer).defaults()
+    defaults = training_defaults(config.optimizer)
     return {k for k, v in config.optimizer_params.items() if defaults.get(k) != v}
 
 

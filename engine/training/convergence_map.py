@@ -10,12 +10,14 @@ diverged at, and the first epoch within ``tol`` of the lowest loss any cell reac
 from __future__ import annotations
 
 from collections.abc import Generator
+from dataclasses import fields
 
 import numpy as np
 
 from engine.errors import UserError
 from engine.jobs import Token, run_job
-from engine.map_grid import Axis, MapResult, check_cells, first_within
+from engine.map_grid import Axis, MapResult, check_cells, first_within, whole_axis
+from engine.optimizers import OPTIMIZERS
 from engine.training.compare import Comparison, RunResult, metric
 from engine.training.config import TrainConfig
 from engine.training.jobs import ComparisonSnapshot, comparison_job
@@ -23,9 +25,18 @@ from engine.training.jobs import ComparisonSnapshot, comparison_job
 DEFAULT_TOL = 0.05
 
 
+def map_axes(base: TrainConfig, x: Axis, y: Axis) -> tuple[Axis, Axis]:
+    """Return (x, y) with each axis over a whole-number field (batch_size, epochs, an int hyperparameter of the
+    base's optimizer) rounded to whole numbers (``whole_axis``); raise UserError naming x or y."""
+    ints = {f.name for f in fields(TrainConfig) if f.type in ("int", int)}
+    ints |= {p.name for p in OPTIMIZERS.get(base.optimizer).params if p.kind == "int"}
+    return tuple(whole_axis(a, w) if a.field in ints and not a.whole else a for a, w in ((x, "x"), (y, "y")))
+
+
 def map_comparison(base: TrainConfig, x: Axis, y: Axis) -> Comparison:
     """Return the comparison of every cell (y outer, x inner in run order); raise UserError naming x or y."""
     check_cells(x, y)
+    x, y = map_axes(base, x, y)
     words = {axis.field: [axis_value(v) for v in axis.values()] for axis in (x, y)}
     comparison = Comparison(base, [(y.field, words[y.field]), (x.field, words[x.field])])
     for axis, which in ((x, "x"), (y, "y")):
@@ -59,6 +70,7 @@ def training_map_job(
     if not np.isfinite(tol) or tol < 0:
         raise UserError(f"{tol} is not a tolerance ≥ 0", "tol")
     comparison = map_comparison(base, x, y)
+    x, y = map_axes(base, x, y)
     token = token if token is not None else Token()
     runs = yield from comparison_job(comparison, token, data_cache, grad_norm=False)  # losses suffice
     if token.stopped or len(runs) < x.n * y.n:
@@ -74,6 +86,7 @@ def map_from_runs(runs: list, base: TrainConfig, x: Axis, y: Axis, tol: float = 
     runs started so far are the first cells: a map varies two numeric fields of one optimizer, so all its
     cells share data and architecture and train as one group, started together.
     """
+    x, y = map_axes(base, x, y)
     total = x.n * y.n
     curves = [cell_curve(r) for r in runs[:total]]
     curves += [np.array([np.nan])] * (total - len(curves))

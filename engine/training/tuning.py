@@ -28,12 +28,27 @@ class TuningResult:
     runs: list[RunResult]
 
     def tuned(self, comparison: Comparison) -> Comparison:
-        """Return ``comparison`` with each optimizer's tuned rate in its per_optimizer (untuned ones unchanged)."""
+        """Return ``comparison`` racing at the tuned rates (configurations where every rate diverged unchanged).
+
+        With only the optimizer varied, each optimizer's rate goes into its per_optimizer; when other fields vary
+        too, each configuration's rate goes into ``tuned_lr`` ({"optimizer": id, field: value, …}, rate).
+        """
+        if any(isinstance(key, tuple) for key in self.best):
+            rates = [({"optimizer": oid, **dict(config)}, lr) for (oid, config), lr in self.best.items()]
+            return replace(comparison, tuned_lr=[(when, lr) for when, lr in rates if lr is not None])
         per = {oid: dict(params) for oid, params in comparison.per_optimizer.items()}
         for oid, lr in self.best.items():
             if lr is not None:
                 per[oid] = {**per.get(oid, {}), "lr": lr}
-        return replace(comparison, per_optimizer=per)
+        return replace(comparison, per_optimizer=per, tuned_lr=[])  # rates of an earlier tuning give way
+
+
+NOT_TUNED = ("optimizer", "lr", "seed")  # varied fields that do not make a configuration of their own
+
+
+def tuned_fields(comparison: Comparison) -> list[str]:
+    """Return the varied fields besides the optimizer that each get their own tuned rate (in vary order)."""
+    return [name for name, _ in comparison.vary if name not in NOT_TUNED]
 
 
 def optimizers_of(comparison: Comparison) -> list[str]:
@@ -45,15 +60,18 @@ def optimizers_of(comparison: Comparison) -> list[str]:
 
 
 def sweep_comparison(comparison: Comparison, spec: TuneSpec) -> Comparison:
-    """Return the sweep: optimizer × lr grid from the comparison's first seed, other varied fields at the base's.
+    """Return the sweep: optimizer × the other varied fields × lr grid, from the comparison's first seed.
 
-    Each trial trains ``spec.budget`` epochs (the base's when 0) with the optimizer's own other settings.
+    Every configuration raced (each optimizer with each combination of the other varied values, a varied seed
+    aside) gets its own sweep. Each trial trains ``spec.budget`` epochs (the base's when 0) with the optimizer's
+    own other settings.
     """
     base = comparison.base.with_field("seed", (comparison.seeds or [comparison.base.seed])[0])
     if spec.budget:
         base = base.with_field("epochs", spec.budget)
     grid = [repr(v) for v in lr_grid(spec.lr_min, spec.lr_max, spec.points)]
-    vary = [("optimizer", optimizers_of(comparison)), ("lr", grid)]
+    others = [(name, list(values)) for name, values in comparison.vary if name not in NOT_TUNED]
+    vary = [("optimizer", optimizers_of(comparison)), *others, ("lr", grid)]
     return Comparison(base, vary, [], dict(comparison.per_optimizer))
 
 
@@ -73,7 +91,8 @@ def score(runs: list[RunResult], criterion: str) -> list[TrialScore]:
     for res in runs:
         lr = float(res.label["lr"])
         value = criterion_value(trial_losses(res), res.diverged_at is not None, criterion)
-        out.append(TrialScore(str(res.label["optimizer"]), lr, value, not math.isfinite(value)))
+        config = tuple((k, v) for k, v in res.label.items() if k not in NOT_TUNED)
+        out.append(TrialScore(str(res.label["optimizer"]), lr, value, not math.isfinite(value), config))
     return out
 
 

@@ -3,7 +3,9 @@
 Cell (row i, column j) is the configuration (x = xs[j], y = ys[i]). Colour is the final loss (see
 map_values for its scale) or the steps/epochs to reach the tolerance; cells that diverged are left uncoloured
 on a grey ground and crossed in red, and cells that never reached the tolerance are grey too when colouring by steps.
-Clicking a cell calls ``on_click(i, j)`` (the window runs that configuration).
+A cell that ended above its starting loss is coloured as its start (the scale is clipped there, so one bad cell
+does not wash out the others) and marked with a white triangle. A key under the map says what grey, ×, the
+triangle and the tolerance's target mean. Clicking a cell calls ``on_click(i, j)`` (the window runs that cell).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from gui.charts import style
 COLOUR_BY = ("final_loss", "steps_to_tol")
 DIVERGED_COLOUR = "#d62728"
 GROUND = "#d9d9d9"
+ABOVE_SYMBOL = "t1"  # an upward triangle: the cell ended above where it started
+SIZE = (820, 615)  # the PNG's and the SVG's size in pixels
 MAX_TICKS = 8
 GAP_FLOOR = 1e-12  # gaps to the minimum below this are float noise: drawn as this
 
@@ -68,6 +72,7 @@ def map_values(result, colour_by: str) -> tuple[np.ndarray, str]:
     Final losses are drawn as log10 of their gap to the surface's known minimum (floored at GAP_FLOOR) when
     that gap spans at least two decades, as log10 of the loss when every loss is positive and spans two
     decades, and as the loss itself on a linear scale otherwise; the label says which.
+    A cell that ended above its starting loss is drawn at its starting loss (see ``ended_above_start``).
     """
     diverged = result.diverged_at >= 0
     if colour_by == "steps_to_tol":
@@ -76,6 +81,8 @@ def map_values(result, colour_by: str) -> tuple[np.ndarray, str]:
         return values, f"{result.unit}s to within {result.tol:g} of {result.target:.4g}"
     final = result.final_loss.astype(float)
     final[diverged | ~np.isfinite(final)] = np.nan
+    above = ended_above_start(result)
+    final[above] = np.asarray(result.initial_loss, dtype=float)[above]
     shown = final[np.isfinite(final)]
 
     def decades(v: np.ndarray) -> float:
@@ -89,6 +96,42 @@ def map_values(result, colour_by: str) -> tuple[np.ndarray, str]:
         if shown.size and shown.min() > 0 and decades(shown) >= 2:
             return np.log10(final), "log10 final loss"
     return final, "final loss"
+
+
+def ended_above_start(result) -> np.ndarray:
+    """Return the (ny, nx) mask of cells that did not diverge yet ended above their starting loss."""
+    final = np.asarray(result.final_loss, dtype=float)
+    start = np.asarray(result.initial_loss, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return (result.diverged_at < 0) & np.isfinite(final) & np.isfinite(start) & (final > start)
+
+
+def target_words(result) -> str:
+    """Return what the tolerance is measured from: 'within 0.05 of the best cell's loss 0.3308' (training) or
+    'within 0.01 of the known minimum 0' (a surface with a known minimum)."""
+    where = "the known minimum" if getattr(result, "target_known", False) else "the best cell's loss"
+    return f"within {result.tol:g} of {where} {result.target:.4g}"
+
+
+def map_key(result, colour_by: str) -> list[str]:
+    """Return the key's lines (HTML) for what this map shows: grey, ×, the triangle and the tolerance's target."""
+    diverged = result.diverged_at >= 0
+    lines = []
+    if diverged.any():
+        lines.append(f"<span style='color:{DIVERGED_COLOUR}'>×</span> on grey: diverged (no final loss)")
+    if colour_by == "steps_to_tol":
+        never = (result.steps_to_tol < 0) & ~diverged
+        if never.any():
+            lines.append(f"grey without ×: never came {target_words(result)}")
+        else:
+            lines.append(f"target: {target_words(result)}")
+    above = ended_above_start(result)
+    if above.any():
+        i, j = np.argwhere(above)[0]
+        example = f"e.g. {result.final_loss[i, j]:.4g} > {result.initial_loss[i, j]:.4g}"
+        clipped = " (coloured as its start: the scale stops there)" if colour_by == "final_loss" else ""
+        lines.append(f"△ ended above its starting loss, {example}{clipped}")
+    return lines
 
 
 class ConvergenceMapChart:
@@ -108,6 +151,10 @@ class ConvergenceMapChart:
         plot.addItem(self.ground)
         self.crosses = plot.plot([], [], pen=None, symbol="x", symbolSize=10, symbolBrush=DIVERGED_COLOUR)
         self.crosses.setZValue(10)
+        self.above = plot.plot([], [], pen=None, symbol=ABOVE_SYMBOL, symbolSize=11, symbolBrush="w", symbolPen="k")
+        self.above.setZValue(10)
+        self.key = pg.LabelItem("", size="9pt", color="#222222", justify="left")
+        plot.layout.addItem(self.key, 4, 1)
         cmap = pg.colormap.get(style.CONTOUR_MAP)
         self.colorbar = pg.ColorBarItem(colorMap=cmap, interactive=False, width=14)
         self.colorbar.setImageItem(self.image, insert_in=plot)
@@ -134,6 +181,11 @@ class ConvergenceMapChart:
         self.colorbar.setLabel("left", label)
         i, j = np.nonzero(result.diverged_at >= 0)
         self.crosses.setData(j.astype(float), i.astype(float))
+        i, j = np.nonzero(ended_above_start(result))
+        self.above.setData(j.astype(float), i.astype(float))
+        lines = map_key(result, colour_by)
+        self.key.setText("<br>".join(lines))
+        self.key.setVisible(bool(lines))
         self.plot.setLabel("bottom", result.x.field + (" (log)" if result.x.log else ""))
         self.plot.setLabel("left", result.y.field + (" (log)" if result.y.log else ""))
         self.plot.getAxis("bottom").setTicks([axis_ticks(result.x.low, result.x.high, nx, result.x.log)])
@@ -158,18 +210,19 @@ class ConvergenceMapChart:
 
 
 def render_map(result, path: str | Path, colour_by: str = "final_loss", title: str = "convergence map") -> Path:
-    """Write the map to a PNG (or an SVG when ``path`` ends in .svg); return its path."""
+    """Write the map to a PNG (or an SVG when ``path`` ends in .svg), both SIZE; return its path."""
     from gui.charts.export import export_png, export_svg
     from gui.charts.render import ensure_app
 
     ensure_app()
     widget = pg.GraphicsLayoutWidget()
-    widget.resize(820, 700)
+    widget.resize(*SIZE)
+    widget.ci.setGeometry(0, 0, *SIZE)  # never shown: the layout takes the size only when set itself
     chart = ConvergenceMapChart(widget.addPlot(), title)
     chart.set_map(result, colour_by)
     chart.plot.layout.activate()  # never shown: lay the title, axes and colour bar out now
     widget.ci.layout.activate()
     path = Path(path)
     if path.suffix.lower() == ".svg":
-        return export_svg(widget.ci, path, title)
-    return export_png(widget.ci, path, width=widget.width())
+        return export_svg(widget.ci, path, title, width=SIZE[0])
+    return export_png(widget.ci, path, width=SIZE[0])

@@ -16,7 +16,7 @@ import re
 import sys
 
 from engine.errors import UserError
-from gui.cli.flags import error_line, flag_for, parse_assignments
+from gui.cli.flags import error_line, flag_for, named, parse_assignments
 from gui.cli.startup import bulk_imports
 
 __all__ = ["build_parser", "error_line", "flag_for", "parse_assignments", "run_cli"]
@@ -26,9 +26,27 @@ _NEGATIVE = re.compile(r"^-[\d.]")
 _VALUE_OPTIONS = {"--start", "--domain", "--set", "--sched-set", "--vary", "--lr"}
 
 
+_ARGUMENT = re.compile(r"^argument (?P<flag>-[^/:\s]+)(?:/\S+)?: (?P<rest>.*)$", re.S)
+_REQUIRED = "the following arguments are required: "
+_CHOICE = re.compile(r"^invalid choice: (?P<value>.*) \(choose from (?P<choices>.*)\)$", re.S)
+
+
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, no usage dump
-        raise UserError(f"{self.prog}: {message}")
+    def error(self, message):  # one line, no usage dump; an option's own problem as `error: --flag: message`
+        found = _ARGUMENT.match(message)
+        if message.startswith(_REQUIRED):
+            flags = message[len(_REQUIRED) :].split(", ")
+            words = "this option is required" if len(flags) == 1 else f"these options are required: {', '.join(flags)}"
+            raise named(UserError(words), flags[0])
+        if found is None:
+            raise UserError(f"{self.prog}: {message}")
+        rest = found["rest"]
+        choice = _CHOICE.match(rest)
+        if choice is not None:
+            rest = f"{choice['value']} is not one of: {choice['choices'].replace(chr(39), '')}"
+        elif rest == "expected one argument":
+            rest = "needs a value"
+        raise named(UserError(rest), found["flag"])
 
 
 def one_line(text: str) -> str:

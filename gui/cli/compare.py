@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from engine.errors import UserError
 from engine.experiment import ComparisonResult, ComparisonSpec, ExperimentError, TrainingSettings, load_section
 from engine.io import Staged, write_csv, write_json
+from engine.optimizers import OPTIMIZERS, training_lr
 from engine.sweep.grid import SweepGrid
 from engine.training.checks import check_shapes
 from engine.training.compare import (
@@ -23,16 +24,18 @@ from engine.training.compare import (
     tidy_table,
 )
 from engine.training.estimate import DataShape, check_batches, data_shape, estimate_comparison
+from engine.training.tuning import tuned_fields
 from gui.cli.animate import add_animation_options, animation_options
 from gui.cli.chart_process import draw
 from gui.cli.driver import check_estimate, check_outputs, load_file, memory_guard, write_experiment
-from gui.cli.flags import Source
+from gui.cli.flags import Source, named
 from gui.cli.formats import add_format_option, chart_path, parse_formats
 from gui.cli.landscape_out import add_landscape_options, landscape_request, write_two_run_landscape
 from gui.cli.options import add_training_options, number, training_config, training_source
 from gui.cli.sweep_run import add_sweep_options, check_sweep_options, grid_cells, run_sweep, sample_count
 from gui.cli.tuning_out import (
     add_tune_options,
+    check_raced,
     check_tune_vary,
     per_optimizer_options,
     tune_comparison,
@@ -71,6 +74,12 @@ def add_parser(sub) -> None:
         help="compare_loss.png / compare_accuracy.png show the test curves (the training curves when nothing is "
         "held out), the training curves, or both: training solid, test dashed, in each run's colour (default test)",
     )
+    p.add_argument(
+        "--lr-for-all",
+        action="store_true",
+        help="race every optimizer at --lr (by default --lr sets only the base optimizer's rate, --optimizer, and "
+        "every other optimizer keeps its own default; --set OPT.lr still sets one)",
+    )
     add_sweep_options(p)
     add_tune_options(p, "--tune-lr")
     add_animation_options(p, "epoch", "1200x560")
@@ -104,6 +113,58 @@ def comparison_fields(args, spec: ComparisonSpec | None, source: Source) -> tupl
     else:
         target = spec.target_acc if spec is not None else 0.9
     return vary, seeds, target
+
+
+def rates_typed(args, base, vary: list, per_optimizer: dict, source: Source) -> dict:
+    """Return ``per_optimizer`` with ``--lr-for-all`` applied, after refusing typed values that would do nothing
+    (``--set OPT.NAME`` for an optimizer not raced, ``--lr``/``--set NAME`` for a varied field). With the
+    optimizer varied, say on stderr which optimizers ``--lr`` set and which keep their own rates."""
+    varied = dict(vary)
+    raced = list(dict.fromkeys(varied["optimizer"])) if "optimizer" in varied else [base.optimizer]
+    listed = "--vary optimizer" if "optimizer" in varied else "--optimizer"
+    check_raced(per_optimizer, source, raced, listed)
+    for name in varied:
+        if f"optimizer_params.{name}" in source.typed:  # --lr or --set NAME, typed: the varied values win
+            error = UserError(f"{name} is varied (--vary {name}), so this value would do nothing; drop it")
+            raise named(error, source.flag(f"optimizer_params.{name}"))
+    if args.lr_for_all and args.lr is None:
+        raise named(UserError("needs --lr RATE: the rate every optimizer races at"), "--lr-for-all")
+    if args.lr is None or args.tune or (len(raced) < 2 and base.optimizer in raced):
+        return per_optimizer
+    if args.lr_for_all:
+        per = {oid: dict(values) for oid, values in per_optimizer.items()}
+        for oid in raced:
+            if f"per_optimizer.{oid}.lr" not in source.typed:  # --set OPT.lr, more specific, wins
+                per.setdefault(oid, {})["lr"] = base.optimizer_params["lr"]
+                source.type(f"per_optimizer.{oid}.lr", "--lr")
+        return per
+    if base.optimizer not in raced:
+        raise named(
+            UserError(
+                f"sets the base optimizer's rate ({base.optimizer}, --optimizer), which is not raced here; "
+                "add --lr-for-all to race every optimizer at it, or set one with --set OPT.lr=RATE"
+            ),
+            "--lr",
+        )
+    own = [
+        f"{oid} {per_optimizer.get(oid, {}).get('lr', training_lr(oid)):g}" for oid in raced if oid != base.optimizer
+    ]
+    print(
+        f"note: --lr {base.optimizer_params['lr']:g} applies to {base.optimizer} (the base optimizer); "
+        f"the others keep their own rates ({', '.join(own)}): add --lr-for-all to race them all at it, "
+        "or --set OPT.lr=RATE to set one",
+        file=sys.stderr,
+    )
+    return per_optimizer
+
+
+def file_tuned_rates(spec: ComparisonSpec | None, base, source: Source) -> list[tuple[dict, float]]:
+    """Return the experiment file's rates tuned per configuration, less those of an optimizer whose rate was
+    typed now (``--set OPT.lr``, or ``--lr`` for the base's): what the user types wins over the file."""
+    typed = {oid for oid in OPTIMIZERS.ids() if f"per_optimizer.{oid}.lr" in source.typed}
+    typed |= {base.optimizer} if "optimizer_params.lr" in source.typed else set()
+    entries = spec.tuned_lr if spec is not None else []
+    return [(dict(t["when"]), t["lr"]) for t in entries if t["when"].get("optimizer") not in typed]
 
 
 def plan(comparison: Comparison) -> list:
@@ -190,11 +251,13 @@ def run_compare(args) -> int:
         tuning = tuning_settings(args, spec.tuning if spec else None, source)
         base, data, base_settings = training_config(args, spec.base if spec else None, source)
         vary, seeds, target = comparison_fields(args, spec, source)
+        per_optimizer = rates_typed(args, base, vary, per_optimizer, source)
         if args.tune:
             check_tune_vary(vary)
         grid_pair = check_sweep_options(args, [n for n, _ in vary])
         sample = sample_count(args, spec, source)
-        comparison = SweepGrid(base, vary, seeds, per_optimizer, sample=sample)
+        tuned_lr = file_tuned_rates(spec, base, source)
+        comparison = SweepGrid(base, vary, seeds, per_optimizer, tuned_lr, sample=sample)
         planned = plan(comparison)  # validates every combination before any training
         used = load_section(
             ComparisonSpec,
@@ -205,6 +268,7 @@ def run_compare(args) -> int:
                 "target_acc": target,
                 "sample": sample,
                 "per_optimizer": per_optimizer,
+                "tuned_lr": [{"when": when, "lr": lr} for when, lr in tuned_lr],
                 "tuning": tuning.model_dump(),
             },
         )
@@ -219,6 +283,7 @@ def run_compare(args) -> int:
                 comparison, tuned = tune_comparison(comparison, tuning, cache)
                 planned = plan(comparison)
                 used.per_optimizer = comparison.per_optimizer
+                used.tuned_lr = [{"when": when, "lr": lr} for when, lr in comparison.tuned_lr]
             results = run_sweep(args, comparison, planned, used.model_dump(mode="json"), cache)
     except UserError as err:
         raise source.name(err) from None
@@ -256,7 +321,7 @@ def run_compare(args) -> int:
 
                 animate_comparison(results, names, animation)
             if tuned is not None:
-                write_tuning(out, tuned.trials, tuned.best, tuned.criterion, formats)
+                write_tuning(out, tuned.trials, tuned.best, tuned.criterion, formats, tuned_fields(comparison))
             if landscape is not None:
                 print(
                     write_two_run_landscape(comparison, landscape, out, cache.get(base.dataset_key())), file=sys.stderr

@@ -28,6 +28,16 @@ def parse_assignments(items: list[str] | None, what: str) -> list[tuple[str, str
     return pairs
 
 
+def not_raced(target: str, listed: str, ids) -> str:
+    """Return why ``--set TARGET.NAME=…`` is refused: TARGET is no optimizer, or not one of those raced (``ids``,
+    chosen by ``listed``: "--optimizers", "--vary optimizer", …)."""
+    from engine.optimizers import OPTIMIZERS
+
+    if target not in OPTIMIZERS:
+        return f"unknown optimizer '{target}'; choose from: {', '.join(OPTIMIZERS.ids())}"
+    return f"{target} is not raced here: it is not in {listed} ({', '.join(ids)}); add it there or drop this --set"
+
+
 def flag_for(field: str) -> str:
     """Return the command-line option that sets an engine field: ``batch_size`` -> ``--batch-size``.
 

@@ -22,10 +22,11 @@ from engine.io import Staged, write_csv, write_json
 from engine.jobs import Token
 from engine.map_grid import parse_axis
 from engine.optimizers import OPTIMIZERS
+from engine.schedulers import SCHEDULERS
 from engine.surface.functions import BUILTINS, get_surface, parse_domain
 from engine.surface.paths import MAX_STEPS, parse_point
 from gui.cli.driver import check_estimate, check_outputs, drive, load_file, memory_guard, progress, write_experiment
-from gui.cli.flags import Source, flag_for, parse_assignments
+from gui.cli.flags import Source, flag_for, named, parse_assignments
 from gui.cli.formats import add_format_option, parse_formats
 from gui.cli.options import add_training_options, number, run_data_shape, training_config, training_source
 
@@ -57,6 +58,36 @@ def add_parser(sub) -> None:
     p.set_defaults(handler=run_map)
 
 
+TRAINING_ONLY = (  # the training options (dest names): a surface map (--function) has no use for them
+    *("dataset", "data_dir", "classes", "points", "noise", "target", "standardize", "test_fraction", "layers"),
+    *("activation", "output_activation", "loss", "init", "dropout", "batchnorm", "l1", "l2", "init_weights"),
+    *("batch_size", "epochs", "seed", "shuffle", "device", "experiment"),
+)
+SURFACE_ONLY = ("start", "domain", "steps")
+
+
+def check_used(args, x, y) -> None:
+    """Raise UserError naming a typed option this map would silently ignore: a training option on a surface map,
+    a surface option on a training map, or --lr/--set NAME for a field that is an axis; returns nothing."""
+    surface = args.function is not None
+    ignored = TRAINING_ONLY if surface else SURFACE_ONLY
+    typed = [n for n in ignored if getattr(args, n, None) is not None] + (["download"] if args.download else [])
+    if typed:
+        flag = "--" + typed[0].replace("_", "-")
+        if typed[0] in ("shuffle", "standardize", "batchnorm") and getattr(args, typed[0]) is False:
+            flag = "--no-" + typed[0]
+        words = "a surface map (--function) trains no network" if surface else "applies to a surface map (--function)"
+        raise named(UserError(f"{words}; drop it"), flag)
+    given = [("lr", "--lr")] if args.lr is not None else []
+    given += [(key, f"--set {key}") for key, _ in parse_assignments(args.set, "--set")]
+    for key, flag in given:
+        for axis, which in ((x, "--x"), (y, "--y")):
+            if key == axis.field:
+                raise named(
+                    UserError(f"{key} is the map's {which} axis, so this value would do nothing; drop it"), flag
+                )
+
+
 def _surface_map(args, x, y, token: Token):
     """Return (MapResult, the set-up as a dict, SurfaceSettings) of a surface map."""
     from engine.surface.convergence_map import DEFAULT_TOL, surface_map_job
@@ -82,10 +113,17 @@ def _surface_map(args, x, y, token: Token):
             params[key] = entry.param(key).coerce(value, entry.id)
         except UserError as err:
             raise UserError(err.message, f"optimizer_params.{key}") from None
-    job = surface_map_job(surface, entry.id, params, start, x, y, steps, tol, token=token)
+    sched = args.scheduler or "none"
+    try:
+        sched_params = SCHEDULERS.get(sched).resolve(dict(parse_assignments(args.sched_set, "--sched-set")))
+    except UserError as err:
+        field = "scheduler" if err.field == "scheduler" else f"scheduler_params.{err.field}"
+        raise UserError(err.message, field) from None
+    job = surface_map_job(surface, entry.id, params, start, x, y, steps, tol, sched, sched_params, token=token)
     with progress(steps, "map", "step") as bar:
         result = drive(job, token, lambda p: bar.update(p.step - bar.n))
     setup = {"function": args.function, "start": list(start), "optimizer": entry.id, "params": params, "steps": steps}
+    setup.update(scheduler=sched, scheduler_params=sched_params)
     settings = load_section(
         SurfaceSettings,
         {
@@ -96,6 +134,8 @@ def _surface_map(args, x, y, token: Token):
             "hyperparameters": {entry.id: params},
             "steps": steps,
             "starts": [list(start)],
+            "scheduler": sched,
+            "scheduler_params": {k: sched_params[k] for k, _ in parse_assignments(args.sched_set, "--sched-set")},
         },
     )
     return result, setup, settings
@@ -128,6 +168,7 @@ def run_map(args) -> int:
     try:
         formats = parse_formats(args.format)
         x, y = parse_axis(args.x, "x"), parse_axis(args.y, "y")
+        check_used(args, x, y)
         if args.function is not None:
             result, setup, settings = _surface_map(args, x, y, token)
             tab, section = 0, "surface"

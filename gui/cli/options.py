@@ -3,7 +3,8 @@
 Every option that sets an experiment field defaults to None ("not given"). The configuration starts from
 the experiment file's section (``--experiment``) or from the model's defaults, and only the options the user
 typed change it. Without a file the defaults are the command line's as they always were: ``--layers`` is
-inputs,50,classes of the data set, and the learning rate is 0.1 for the SGD family, else the optimizer's own.
+inputs,50,classes of the data set, and the learning rate is the optimizer's training default
+(``engine.optimizers.training_lr``: 0.1 for the SGD family, else the registry's).
 """
 
 from __future__ import annotations
@@ -16,15 +17,14 @@ from engine.data.datasets import DATASETS
 from engine.errors import UserError
 from engine.experiment import ExperimentError, TrainingSettings
 from engine.experiment_settings import SEED_MAX
-from engine.optimizers import OPTIMIZERS
+from engine.optimizers import OPTIMIZERS, training_lr
 from engine.schedulers import SCHEDULERS
 from engine.training.config import LOSSES, TrainConfig
 from engine.training.estimate import DataShape, data_shape
 from engine.training.model import ACTIVATIONS, INITS, OUTPUT_ACTIVATIONS, parse_layers
 from gui.cli.driver import add_experiment_option
-from gui.cli.flags import Source, parse_assignments
+from gui.cli.flags import Source, named, not_raced, parse_assignments
 
-SGD_FAMILY = ("sgd", "momentum", "nesterov")  # the seeds' rate 0.1; torch's 0.01 default crawls on these problems
 TEXT_FIELDS = ("dataset", "data_dir", "target", "activation", "output_activation", "loss", "init", "device")
 NUMBER_FIELDS = (("classes", int), ("points", int), ("noise", float), ("test_fraction", float))
 MODEL_NUMBERS = (("dropout", float), ("l1", float), ("l2", float))
@@ -128,12 +128,17 @@ def _optimizer(args, settings: TrainingSettings | None, base: TrainConfig, sourc
     if settings is not None and opt.id == base.optimizer:
         params = dict(settings.optimizer_params)  # as the file has them: only the values set
     else:
-        params = {"lr": 0.1} if opt.id in SGD_FAMILY else {}
+        own = training_lr(opt.id)  # the training default (0.1 for the SGD family), recorded where not torch's
+        params = {"lr": own} if own != opt.defaults()["lr"] else {}
         source.type("optimizer_params")
     if args.lr is not None:
         params["lr"] = args.lr
         source.type("optimizer_params.lr")
     for key, value in parse_assignments(args.set, "--set"):
+        head, dot, name = key.partition(".")
+        if dot:  # OPT.NAME sets one optimizer's own value in a race; here one optimizer runs
+            words = f"one optimizer runs here ({opt.id}): set its value with --set {name}={value}"
+            raise named(UserError(not_raced(head, "", ()) if head not in OPTIMIZERS else words), f"--set {key}")
         try:
             opt.param(key)
         except UserError as err:

@@ -17,7 +17,7 @@ from engine.surface.functions import BUILTINS, Surface, get_surface, parse_domai
 from engine.surface.paths import MAX_STEPS, parse_point, paths_job
 from gui.cli.animate import add_animation_options, animation_options
 from gui.cli.driver import add_experiment_option, check_outputs, drive, load_file, progress, write_experiment
-from gui.cli.flags import Source, parse_assignments
+from gui.cli.flags import Source, named, not_raced, parse_assignments
 from gui.cli.formats import add_format_option, chart_files, chart_path, parse_formats
 from gui.cli.tuning_out import add_tune_options, tune_surface_settings, tuning_settings, write_tuning
 
@@ -111,9 +111,9 @@ def _int(text: str, name: str, low: int, high: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise UserError(f"--{name} must be a whole number, not {text!r}") from None
+        raise named(UserError(f"must be a whole number, not {text!r}"), f"--{name}") from None
     if not low <= value <= high:
-        raise UserError(f"--{name} must be between {low} and {high}, not {value}")
+        raise named(UserError(f"must be a whole number from {low} to {high}, not {value}"), f"--{name}")
     return value
 
 
@@ -159,7 +159,7 @@ def hyperparameters(args, ids: list[str], base: SurfaceSettings, source: Source)
     for key, _ in sets:
         target = key.split(".", 1)[0] if "." in key else None
         if target is not None and target not in ids:
-            raise UserError(f"--set names optimizer '{target}', which is not in {listed} ({', '.join(ids)})")
+            raise named(UserError(not_raced(target, listed, ids)), f"--set {key}")
     hyper = {oid: dict(values) for oid, values in base.hyperparameters.items()}
     for oid in ids:
         entry = OPTIMIZERS.get(oid)
@@ -317,7 +317,7 @@ def run(args) -> int:
                 formats=formats,
             )
             if tuned is not None:
-                write_tuning(out, tuned.trials, tuned.best, tuned.criterion, formats)
+                write_tuning(out, tuned.trials, tuned.best, tuned.criterion, formats, starts=len(starts))
             if animation is not None:
                 from gui.cli.animate import animate_surface
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import sys
+from dataclasses import replace
 
 from engine.errors import UserError
 from engine.experiment import ExperimentError
@@ -18,9 +19,9 @@ from engine.experiment_tuning import TuningSettings
 from engine.io import Staged, write_csv
 from engine.jobs import Token
 from engine.optimizers import OPTIMIZERS
-from engine.tuning import CRITERIA, TuneSpec, describe, rate_notes
+from engine.tuning import CRITERIA, MAX_GRID, TuneSpec, describe, key_words, rate_notes, trial_key
 from gui.cli.driver import drive, progress
-from gui.cli.flags import Source, named
+from gui.cli.flags import Source, named, not_raced
 from gui.cli.formats import chart_path
 
 TUNING_COLUMNS = ["optimizer", "lr", "criterion", "value", "diverged", "chosen", "note"]
@@ -46,19 +47,44 @@ def add_tune_options(p, flag: str) -> None:
         help="how a trial is scored, lowest wins: " + "; ".join(f"{k} = {v}" for k, v in CRITERIA.items()),
     )
     g.add_argument("--tune-budget", metavar="N", help="steps or epochs per trial (default: as many as the race)")
+    p.set_defaults(tune_flag=flag)
+
+
+def parse_tune_grid(text: str) -> dict:
+    """Return {lr_min, lr_max, points} from ``--tune-grid LO:HI:N``; raise UserError naming --tune-grid, in the
+    user's words (the lowest and highest rate, the number of rates)."""
+    parts = [p.strip() for p in str(text).split(":")]
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        low, high, points = float(parts[0]), float(parts[1]), float(parts[2])
+    except ValueError:
+        raise named(UserError(f"{text!r} must look like LO:HI:N, e.g. 1e-4:1:13"), "--tune-grid") from None
+    low_ok, high_ok = (math.isfinite(v) and 1e-8 <= v <= 10 for v in (low, high))
+    if not (low_ok and high_ok):
+        bad = parts[0] if not low_ok else parts[1]
+        raise named(UserError(f"the rates must lie from 1e-08 to 10; {bad} does not"), "--tune-grid")
+    if not low < high:
+        raise named(UserError(f"the lowest rate ({parts[0]}) must be below the highest ({parts[1]})"), "--tune-grid")
+    if not (points.is_integer() and 2 <= points <= MAX_GRID):
+        raise named(
+            UserError(f"N, the number of rates to try, must be a whole number from 2 to {MAX_GRID}, not {parts[2]}"),
+            "--tune-grid",
+        )
+    return {"lr_min": low, "lr_max": high, "points": int(points)}
 
 
 def tuning_settings(args, base: TuningSettings | None, source: Source) -> TuningSettings:
     """Return the sweep settings: the file's (or the defaults) with the tuning options typed applied."""
     values = base.model_dump() if base is not None else {}
+    if not args.tune:  # the sweep's options would do nothing without the sweep
+        for flag, value in (("--tune-grid", args.tune_grid), ("--tune-criterion", args.tune_criterion)):
+            if value is not None:
+                raise named(UserError(f"applies only to the learning-rate sweep: add {args.tune_flag}"), flag)
+        if args.tune_budget is not None:
+            raise named(UserError(f"applies only to the learning-rate sweep: add {args.tune_flag}"), "--tune-budget")
     if args.tune_grid is not None:
-        parts = args.tune_grid.split(":")
-        try:
-            if len(parts) != 3:
-                raise ValueError
-            values.update(lr_min=float(parts[0]), lr_max=float(parts[1]), points=int(parts[2]))
-        except ValueError:
-            raise UserError(f"{args.tune_grid!r} must look like LO:HI:N, e.g. 1e-4:1:13", "tuning") from None
+        values.update(parse_tune_grid(args.tune_grid))
         for name in ("tuning", "tuning.lr_min", "tuning.lr_max", "tuning.points"):
             source.type(name, "--tune-grid")
     if args.tune_criterion is not None:
@@ -87,9 +113,11 @@ def per_optimizer_options(args, base: dict | None, source: Source) -> dict[str, 
     for item in args.set or []:
         key, sep, value = item.partition("=")
         head, dot, name = key.strip().partition(".")
-        if not (sep and dot and head in OPTIMIZERS):
+        if not (sep and dot):
             rest.append(item)
             continue
+        if head not in OPTIMIZERS:
+            raise named(UserError(not_raced(head, "", ())), f"--set {key.strip()}")
         field = f"per_optimizer.{head}.{name.strip()}"
         source.type(field, f"--set {key.strip()}")
         try:
@@ -100,6 +128,16 @@ def per_optimizer_options(args, base: dict | None, source: Source) -> dict[str, 
             raise UserError(err.message, field) from None
     args.set = rest or None
     return per
+
+
+def check_raced(per_optimizer: dict, source: Source, raced: list[str], listed: str) -> None:
+    """Raise UserError naming ``--set OPT.NAME`` when OPT was typed for an optimizer that is not ``raced`` (as
+    ``surface`` refuses it: the value would silently do nothing); returns nothing."""
+    for oid, params in per_optimizer.items():
+        for name in params:
+            words = source.typed.get(f"per_optimizer.{oid}.{name}")
+            if words is not None and oid not in raced:
+                raise named(UserError(not_raced(oid, listed, raced)), words)
 
 
 def check_tune_vary(vary) -> None:
@@ -161,40 +199,89 @@ def report(best: dict, spec: TuneSpec, trials=(), given: dict[str, str] | None =
     """
     notes = rate_notes(list(trials), best, WIDEN) if trials else {}
     for oid, lr in best.items():
+        name = key_words(oid)  # 'sgd', or 'sgd, momentum=0.5' where other fields vary too
         if lr is None:
-            print(f"{oid:>9}: every rate diverged; kept its own")
+            print(f"{name:>9}: every rate diverged; kept its own")
             continue
         edge = math.isclose(lr, spec.lr_min) or math.isclose(lr, spec.lr_max)
         note = notes.get(oid) or (f"best at the edge of the grid — {WIDEN}" if edge else "")
-        print(f"{oid:>9}: tuned lr = {lr:.4g}" + (f" ({note})" if note else ""))
+        print(f"{name:>9}: tuned lr = {lr:.4g}" + (f" ({note})" if note else ""))
+        oid = oid[0] if isinstance(oid, tuple) else oid
         if given and oid in given:
             print(f"{oid:>9}: the rate given ({given[oid]}) is replaced by the tuned one (--tune tunes every rate)")
 
 
-def write_tuning(out: Staged, trials, best: dict, criterion: str, formats: tuple[str, ...] = ("png",)) -> None:
+def write_tuning(
+    out: Staged,
+    trials,
+    best: dict,
+    criterion: str,
+    formats: tuple[str, ...] = ("png",),
+    fields: list[str] = (),
+    starts: int = 1,
+) -> None:
     """Write tuning.csv (one row per trial) and the sweep chart in each of ``formats`` (tuning.png, tuning.svg)
-    into ``out``; returns nothing."""
-    from gui.charts.tuning import render_tuning
+    into ``out``; returns nothing.
 
+    ``fields`` are the race's other varied fields, each configuration tuned on its own: tuning.csv has them as
+    columns after ``optimizer``, and the chart one panel per combination of their values (a curve per optimizer).
+    ``starts`` > 1 (a surface tuned from several starts) says on the chart that scores are means over them.
+    """
     notes = rate_notes(list(trials), best)
-    rows = [
-        [
-            t.optimizer,
-            t.lr,
-            criterion,
-            t.value if math.isfinite(t.value) else None,
-            t.diverged,
-            t.lr == best.get(t.optimizer),
-            notes[t.optimizer] if t.lr == best.get(t.optimizer) or best.get(t.optimizer) is None else "",
-        ]
-        for t in trials
-    ]
-    write_csv(TUNING_COLUMNS, rows, out.path("tuning.csv"))
-    path = chart_path(out, "tuning", formats)
-    for fmt in formats:  # render_tuning writes the format of the path's suffix
-        render_tuning(
-            trials, best, criterion, path.with_suffix(f".{fmt}"), f"learning-rate sweep: {criterion}, diverged excluded"
+    rows = []
+    for t in trials:
+        key = trial_key(t)
+        values = dict(t.config)
+        chosen = t.lr == best.get(key)
+        rows.append(
+            [
+                t.optimizer,
+                *[values.get(f) for f in fields],
+                t.lr,
+                criterion,
+                t.value if math.isfinite(t.value) else None,
+                t.diverged,
+                chosen,
+                notes[key] if chosen or best.get(key) is None else "",
+            ]
         )
+    write_csv([TUNING_COLUMNS[0], *fields, *TUNING_COLUMNS[1:]], rows, out.path("tuning.csv"))
+    path = chart_path(out, "tuning", formats)
+    title = f"learning-rate sweep: {criterion}, diverged excluded"
+    for fmt in formats:  # each writes the format of the path's suffix
+        render_panels(trials, best, criterion, path.with_suffix(f".{fmt}"), title, starts)
+
+
+def render_panels(trials, best: dict, criterion: str, path, title: str, starts: int = 1):
+    """Draw the sweep chart to ``path`` (png or svg): gui.charts.tuning's chart, or, when the trials have other
+    varied values (``TrialScore.config``), one such chart per configuration stacked in one picture, each
+    titled by its values; return the path."""
+    from gui.charts.tuning import SIZE, TuningChart, render_tuning
+
+    configs = list(dict.fromkeys(t.config for t in trials))
+    if configs == [()]:
+        return render_tuning(trials, best, criterion, path, title, starts=starts)
+    import pyqtgraph as pg
+
+    from gui.charts.export import export_png, export_svg
+    from gui.charts.render import ensure_app
+
+    ensure_app()
+    width, height = SIZE[0], SIZE[1] * len(configs)
+    widget = pg.GraphicsLayoutWidget()
+    widget.resize(width, height)
+    widget.ci.setGeometry(0, 0, width, height)
+    for k, config in enumerate(configs):
+        own = [replace(t, config=()) for t in trials if t.config == config]
+        chosen = {oid: lr for (oid, c), lr in best.items() if c == config}
+        words = ", ".join(f"{f}={v}" for f, v in config)
+        chart = TuningChart(widget.addPlot(row=k, col=0), f"{title} · {words}")
+        chart.set_trials(own, chosen, criterion, starts)
+        chart.plot.layout.activate()
+    widget.ci.layout.activate()
+    if str(path).lower().endswith(".svg"):
+        return export_svg(widget.ci, path, title, width=width)
+    return export_png(widget.ci, path, width=width)
 
 
 def tune_surface_settings(settings, surface, starts, source: Source | None = None):

@@ -210,6 +210,8 @@ class ComparisonPanels(QtWidgets.QWidget):
         self.loss_chart.plot.setTitle(f"{words} loss — {fields}" if fields else f"{words} loss")
         self.acc_chart.plot.setTitle(f"{words} accuracy")
         charts = [(self.loss_chart, f"{p}_loss", p) for p in parts] + [(self.acc_chart, f"{p}_acc", p) for p in parts]
+        rates: list[np.ndarray] = []  # the lr curves drawn so far: one equal to an earlier one is dashed over it
+        together = False
         for chart, key, part in [*charts, (self.lr_chart, "lr", None)]:
             series = lambda r, key=key: moving_average(metric(r.history, key), smoothing)  # noqa: E731
             for k, c in enumerate(seed_curves(results, key, series)):
@@ -224,11 +226,16 @@ class ComparisonPanels(QtWidgets.QWidget):
                 if which == "both" and part is not None:
                     label, dashed = f"{label} · {part}", part == "test"  # the line style tells train from test
                 colour = own or style.colour(k)
+                if chart is self.lr_chart:  # two optimizers at one rate: the later curve dashed, both colours show
+                    on_another = any(_same(c.mean[first:], earlier) for earlier in rates)
+                    together, dashed = together or on_another, dashed or on_another
+                    rates.append(c.mean[first:])
                 chart.set_series(label, c.epochs[first:], c.mean[first:], colour, dashed=dashed, band=band)
                 drawn[id(chart)].add(label)
         for chart in (self.loss_chart, self.acc_chart, self.lr_chart):
             keep_series(chart, drawn[id(chart)])
         self.lr_chart.fit_y()
+        self.lr_chart.plot.setTitle("learning rate" + (" (dashed: same as another)" if together else ""))
         if heavy:
             self._draw_grid(results, varied, f"{'train' if which == 'train' else 'test'}_loss", smoothing)
             self._fill_table(results, varied, target)
@@ -357,3 +364,8 @@ class ComparisonPanels(QtWidgets.QWidget):
                 self.table.setItem(i, j, item)
         self.table.setSortingEnabled(True)
         self.table.resizeColumnsToContents()
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Return whether two curves lie on each other (same length, equal within float noise)."""
+    return len(a) == len(b) and bool(np.allclose(a, b, rtol=1e-9, atol=0.0, equal_nan=True))

@@ -19,8 +19,8 @@ from engine.sweep.store import default_store_path
 from engine.training.compare import summary_table
 from gui.charts import style
 from gui.jobs import JobRunner
+from gui.views.compare_base import BaseBox, synced_per_optimizer
 from gui.views.compare_panels import ComparisonPanels
-from gui.views.config_form import ConfigForm
 from gui.views.download_bar import DownloadBar
 from gui.views.estimates import confirm_slow, may_start
 from gui.views.field_errors import FieldErrors
@@ -143,21 +143,9 @@ class CompareView(QtWidgets.QWidget):
         form.addWidget(box)
         self.race = RacePanel(self.experiment, self.runner)  # each optimizer's own settings; tune their rates
         form.addWidget(self.race)
-        base_box = QtWidgets.QGroupBox("Base configuration (this comparison's own)")
-        v = QtWidgets.QVBoxLayout(base_box)
-        note = QtWidgets.QLabel(
-            "Every run starts from this configuration, with the varied fields changed. Runs with the same seed "
-            "start from identical weights and see the same batches."
-        )
-        note.setWordWrap(True)
-        note.setStyleSheet("color: #555;")
-        self.copy_base = QtWidgets.QPushButton("Copy from the Training tab")
-        self.copy_base.setToolTip("Replace this base with the Training tab's configuration")
-        self.base_form = ConfigForm()
-        v.addWidget(note)
-        v.addWidget(self.copy_base)
-        v.addWidget(self.base_form)
-        form.addWidget(base_box)
+        self.base = BaseBox()  # its optimizer fields are one truth with the race panel's (compare_base)
+        self.base_form, self.copy_base = self.base.form, self.base.copy_button
+        form.addWidget(self.base)
         form.addStretch(1)
         scroll = QtWidgets.QScrollArea()
         scroll.setWidget(panel)
@@ -222,6 +210,7 @@ class CompareView(QtWidgets.QWidget):
         # what these controls do not show (a preset's per-optimizer rates, the tuning, the sample) is kept: an
         # edited epoch count must not send the MNIST preset's SGD back to Adam's rate of 0.001
         current = self.experiment.comparison
+        data["per_optimizer"] = synced_per_optimizer(current, base)  # the base optimizer's own: the form's values
         kept = {name: getattr(current, name) for name in type(current).model_fields if name not in data}
         return load_section(ComparisonSpec, {**kept, **data}, "comparison")
 
@@ -236,7 +225,7 @@ class CompareView(QtWidgets.QWidget):
         self.seeds.setText(",".join(map(str, spec.seeds)))
         self.target.setValue(spec.target_acc)
         self.more.show_spec(spec)
-        self.base_form.set_config(spec.base.to_config())
+        self.base.show_spec(spec)
 
     def _model_changed(self, spec: ComparisonSpec) -> None:
         if not self._writing:
@@ -262,6 +251,9 @@ class CompareView(QtWidgets.QWidget):
             self.download.withdraw()
             self.preset.setCurrentIndex(0)
             self._commit(spec)
+        if self.base.shown_params_differ(spec):  # another optimizer chosen: show the settings it runs with
+            self._model_changed(spec)
+        self.base.show_note(spec)
 
     def _commit(self, spec: ComparisonSpec) -> None:
         self._writing = True

@@ -7,7 +7,7 @@ import torch
 from PySide6 import QtCore, QtWidgets
 
 from engine.errors import UserError
-from engine.optimizers import OPTIMIZERS
+from engine.optimizers import OPTIMIZERS, training_defaults
 from engine.schedulers import SCHEDULERS
 from engine.training.config import LOSSES, TrainConfig
 from engine.training.model import ACTIVATIONS, INITS, OUTPUT_ACTIVATIONS, parse_layers
@@ -139,7 +139,7 @@ class ConfigForm(QtWidgets.QWidget):
 
         box = QtWidgets.QGroupBox("Optimizer")
         v = QtWidgets.QVBoxLayout(box)
-        self.optimizer = RegistryPicker(OPTIMIZERS, "Optimizer")
+        self.optimizer = RegistryPicker(OPTIMIZERS, "Optimizer", defaults=training_defaults)
         self.optimizer.form.set_values({"lr": 0.1})
         v.addWidget(self.optimizer)
         outer.addWidget(box)

@@ -121,9 +121,12 @@ class RegistryPicker(QtWidgets.QWidget):
 
     changed = QtCore.Signal()
 
-    def __init__(self, registry, label: str, parent=None, skip: tuple[str, ...] = ()):
+    def __init__(self, registry, label: str, parent=None, skip: tuple[str, ...] = (), defaults=None):
+        """``defaults(entry_id)`` gives the values an entry starts from where they are not the registry's own
+        (a training run's learning rates: engine.optimizers.training_defaults)."""
         super().__init__(parent)
         self.registry, self.skip = registry, skip
+        self._defaults = defaults
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.combo = QtWidgets.QComboBox()
@@ -144,10 +147,14 @@ class RegistryPicker(QtWidgets.QWidget):
         # values that were only defaults take the new entry's defaults
         shared = {p.name for p in new.params}
         kept = {k: v for k, v in self.form.values().items() if k in shared and k in self.form.typed}
-        self.form.set_entry(new, kept, skip=self.skip)
+        self.form.set_entry(new, {**self.defaults_of(new), **kept}, skip=self.skip)
         self.form.typed = set(kept)
         self.form.setVisible(bool(self.form.editors))
         self.changed.emit()
+
+    def defaults_of(self, entry) -> dict:
+        """Return the values ``entry`` starts from: the picker's own defaults where it has them, else the entry's."""
+        return self._defaults(entry.id) if self._defaults else entry.defaults()
 
     def current_id(self) -> str:
         """Return the chosen entry's id."""
@@ -160,7 +167,7 @@ class RegistryPicker(QtWidgets.QWidget):
             self.combo.setCurrentIndex(index)
         if values is not None:  # every value, defaults where missing: a previous entry's typing never survives
             entry = self.registry.get(self.current_id())
-            merged = {**entry.defaults(), **values}
+            merged = {**self.defaults_of(entry), **values}
             self.form.set_values({k: v for k, v in merged.items() if k in self.form.editors})
 
     def values(self) -> dict:

@@ -5,6 +5,12 @@ configuration on the surface. On the comparison tab it is of training runs of th
 (all cells in one batched training); clicking a cell opens that configuration in the Training tab.
 The job runs in the background with a progress bar and Stop; a training map fills in as it trains (each
 cell coloured by its latest epoch's loss, redrawn a few times a second from the job's latest snapshot).
+
+The form is checked as the command line checks ``map`` before any job starts; a refusal is shown in red with
+its box outlined, and a map that no longer matches the form is dimmed and titled "out of date". A clicked
+surface cell sets only the mapped optimizer's two values on the surface tab as it is now (the other
+optimizers race on beside it); the cell is outlined on the map, the status says what changed, and
+"Put back" restores the optimizer's settings from before the first cell.
 """
 
 from __future__ import annotations
@@ -20,59 +26,13 @@ from engine.map_grid import Axis, check_cells
 from engine.optimizers import OPTIMIZERS
 from gui.charts.convergence_map import COLOUR_BY, ConvergenceMapChart
 from gui.jobs import JobRunner
+from gui.views.field_errors import FieldErrors
+from gui.views.map_axes import AxisEditor, cell_outline, map_title, numeric_params  # noqa: F401 (re-exported)
 from gui.views.sizing import FullSpinBox
+from gui.views.surface_changes import cell_words, optimizer_name, param_text
 
 LIVE_MS = 250  # how often a training map being computed is redrawn
-
-
-def numeric_params(optimizer: str) -> list:
-    """Return the optimizer's hyperparameters a map can vary (numbers, not switches or choices)."""
-    return [p for p in OPTIMIZERS.get(optimizer).params if p.kind == "float"]
-
-
-class AxisEditor(QtWidgets.QWidget):
-    """One axis: the field, low, high, the number of cells and log spacing."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        row = QtWidgets.QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        self.field = QtWidgets.QComboBox()
-        self.low = FullSpinBox(value=0.001, dec=True, step=0.5, minStep=1e-12, decimals=4)
-        self.high = FullSpinBox(value=1.0, dec=True, step=0.5, minStep=1e-12, decimals=4)
-        self.n = QtWidgets.QSpinBox()
-        self.n.setRange(1, 40)
-        self.n.setValue(12)
-        self.log = QtWidgets.QCheckBox("log")
-        for w in (self.field, self.low, self.high, self.n, self.log):
-            row.addWidget(w)
-        self.n.setToolTip("cells along this axis")
-
-    def set_fields(self, params, prefer: str) -> None:
-        """List ``params`` (registry Params) and choose ``prefer`` (or the first), with a range that fits it."""
-        self.field.clear()
-        for p in params:
-            self.field.addItem(p.name.replace("_", " "), p.name)
-        index = max(self.field.findData(prefer), 0)
-        self.field.setCurrentIndex(index)
-        if params:
-            p = params[index]
-            log = p.log
-            low = 1e-3 if log else float(p.low if p.low is not None else 0.0)
-            high = 1.0 if log else float(min(p.high if p.high is not None else 1.0, 0.95 if p.high == 1 else 1e9))
-            self.low.setValue(low)
-            self.high.setValue(high)
-            self.log.setChecked(log)
-
-    def axis(self) -> Axis:
-        """Return the Axis shown."""
-        return Axis(
-            self.field.currentData(),
-            float(self.low.value()),
-            float(self.high.value()),
-            self.n.value(),
-            self.log.isChecked(),
-        )
+STALE_OPACITY = 0.3
 
 
 class MapDialog(QtWidgets.QDialog):
@@ -95,6 +55,9 @@ class MapDialog(QtWidgets.QDialog):
         self._live_base = None  # that map's base configuration
         self._live_timer = QtCore.QTimer(self, interval=LIVE_MS)
         self._live_timer.timeout.connect(self._draw_live)
+        self._computed = None  # (optimizer, x, y, tol) of the map shown
+        self._title = "convergence map"
+        self._undo = None  # (optimizer, its values before the first cell, was it ticked)
         outer = QtWidgets.QVBoxLayout(self)
         form = QtWidgets.QFormLayout()
         self.optimizer = QtWidgets.QComboBox()
@@ -115,9 +78,19 @@ class MapDialog(QtWidgets.QDialog):
         self.run_button = QtWidgets.QPushButton("Compute map")
         self.stop_button = QtWidgets.QPushButton("Stop")
         self.stop_button.setEnabled(False)
+        self.undo_button = QtWidgets.QPushButton("Put back")
+        self.undo_button.setToolTip("Give the mapped optimizer back the settings it had before the first cell")
+        self.undo_button.setEnabled(False)
+        self.undo_button.setVisible(mode == "surface")
         row.addWidget(self.run_button)
         row.addWidget(self.stop_button)
+        row.addWidget(self.undo_button)
         outer.addLayout(row)
+        self.error = QtWidgets.QLabel()
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #b00000;")
+        self.error.hide()
+        outer.addWidget(self.error)
         self.progress = QtWidgets.QProgressBar()
         outer.addWidget(self.progress)
         self.status = QtWidgets.QLabel(
@@ -129,11 +102,28 @@ class MapDialog(QtWidgets.QDialog):
         self.canvas.setMinimumSize(560, 440)
         self.chart = ConvergenceMapChart(self.canvas.addPlot())
         self.chart.on_click = self.open_cell_at
+        # the clicked cell: a white outline over a black one, seen on any colour
+        self.marker_edge = pg.PlotDataItem([], [], pen=pg.mkPen("#000000", width=5))
+        self.marker = pg.PlotDataItem([], [], pen=pg.mkPen("#ffffff", width=2))
+        for z, item in enumerate((self.marker_edge, self.marker)):
+            item.setZValue(20 + z)
+            self.chart.plot.addItem(item)
         outer.addWidget(self.canvas, 1)
+        words = {"optimizer": ("Optimizer", self.optimizer), "tol": ("Tolerance", self.tol)}
+        for which, editor in (("x", self.x_axis), ("y", self.y_axis)):
+            words[which] = (f"{which} axis", editor.field)
+            words[f"{which}.field"] = (f"{which} axis", editor.field)
+            words[f"{which}.low"] = (f"{which} axis low", editor.low)
+            words[f"{which}.high"] = (f"{which} axis high", editor.high)
+            words[f"{which}.n"] = (f"{which} axis cells", editor.n)
+        self.errors = FieldErrors(self.error, words)
         self.optimizer.currentIndexChanged.connect(self._optimizer_changed)
         self.run_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.stop)
+        self.undo_button.clicked.connect(self.put_back)
         self.colour_by.currentIndexChanged.connect(self._recolour)
+        for signal in (*self.x_axis.signals(), *self.y_axis.signals(), self.tol.valueChanged):
+            signal.connect(self._form_changed)
         self.refresh()
 
     def refresh(self) -> None:
@@ -141,7 +131,7 @@ class MapDialog(QtWidgets.QDialog):
         try:
             settings = self.read_settings()
         except UserError as err:
-            self.status.setText(err.message)
+            self.errors.show_text(err.message)
             return
         ids = list(settings.optimizers) if self.mode == "surface" else OPTIMIZERS.ids()
         current = settings.optimizers[0] if self.mode == "surface" else settings.optimizer
@@ -158,6 +148,43 @@ class MapDialog(QtWidgets.QDialog):
         self.x_axis.set_fields(params, "lr")
         second = next((p.name for p in params if p.name in ("momentum", "beta2", "beta1", "alpha", "rho")), None)
         self.y_axis.set_fields(params, second or (params[1].name if len(params) > 1 else "lr"))
+        self._form_changed()
+
+    # -- the form -----------------------------------------------------------------------------------------
+    def checked_axes(self) -> tuple[Axis, Axis, float]:
+        """Return (x axis, y axis, tolerance) as typed, checked as the command line checks them; raise UserError
+        naming the box (``x.low``, ``y.high``, ``tol`` …) with the value typed."""
+        oid = self.optimizer.currentData()
+        if oid is None:
+            raise UserError("no optimizer to map: tick one on the surface tab", "optimizer")
+        x, y = self.x_axis.checked("x", oid), self.y_axis.checked("y", oid)
+        try:
+            check_cells(x, y)
+        except UserError as err:
+            raise UserError(err.message, "y.field" if err.field == "y" else "x.n") from None
+        tol = float(self.tol.value())
+        if not tol >= 0:
+            raise UserError(f"{tol:g} is below 0; the tolerance is a loss difference ≥ 0", "tol")
+        return x, y, tol
+
+    def _form_changed(self, *_) -> None:
+        """Check the form as it is edited (the error shows at once) and dim a map that no longer matches it."""
+        try:
+            x, y, tol = self.checked_axes()
+        except UserError as err:
+            self.errors.show(err)
+            self._set_stale(self.result is not None)
+            return
+        self.errors.clear()
+        if self.result is not None and self._job is None:
+            self._set_stale(self._computed != (self.optimizer.currentData(), x, y, tol))
+
+    def _set_stale(self, stale: bool) -> None:
+        """Dim the map and title it "out of date" (``stale``), or show it as computed."""
+        for name in ("image", "ground", "crosses", "above"):  # the cells and their marks, not the axes
+            if getattr(self.chart, name, None) is not None:
+                getattr(self.chart, name).setOpacity(STALE_OPACITY if stale else 1.0)
+        self.chart.plot.setTitle(f"out of date: {self._title}" if stale else self._title)
 
     # -- the job ------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -165,14 +192,18 @@ class MapDialog(QtWidgets.QDialog):
         if self._job is not None:
             return
         try:
+            x, y, tol = self.checked_axes()  # first: the form's own words, never a grid value
             settings = self.read_settings()
-            x, y = self.x_axis.axis(), self.y_axis.axis()
-            check_cells(x, y)
-            factory = self._factory(settings, x, y, float(self.tol.value()))
+            factory = self._factory(settings, x, y, tol)
         except UserError as err:
-            self.status.setText(err.message)
+            self.errors.show(err)
+            self._set_stale(self.result is not None)
             return
+        self.errors.clear()
         self._settings = settings
+        self._computed = (self.optimizer.currentData(), x, y, tol)
+        self._show_marker(None)
+        self._set_stale(self.result is not None)  # the map shown is the previous one until this one is done
         self.run_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.status.setText(f"Computing {x.n * y.n} cells…")
@@ -229,7 +260,8 @@ class MapDialog(QtWidgets.QDialog):
         base = self._live_base
         self.result = map_from_runs(snapshot.runs, base, x, y, tol)
         epoch = min(len(r.history) for r in snapshot.runs) - 1
-        self.chart.plot.setTitle(f"convergence map: training, epoch {max(epoch, 0)} of {base.epochs}")
+        self._title = f"{optimizer_name(base.optimizer)}: training, epoch {max(epoch, 0)} of {base.epochs}"
+        self.chart.plot.setTitle(self._title)
         self._recolour()
         if self.colour_by.currentData() == "final_loss":  # not final yet: each cell's latest epoch
             label = self.chart.colorbar.getAxis("left").labelText
@@ -242,17 +274,21 @@ class MapDialog(QtWidgets.QDialog):
         self._draw_live()  # a stopped map keeps what it reached
         self._job = None
         self._live = None
-        title = self.chart.plot.titleLabel.text
-        self.chart.plot.setTitle("convergence map")
+        title = self._title
         self.run_button.setEnabled(True)
         self.stop_button.setEnabled(False)
         if handle.error is not None:
-            self.status.setText(str(getattr(handle.error, "message", handle.error)))
+            if isinstance(handle.error, UserError):
+                self.errors.show(handle.error)
+            else:
+                self.errors.show_text(str(handle.error))
+            self.status.setText("The map was not computed.")
             self.finished_map.emit("error")
             return
         if handle.result is None:
             if self.result is not None and "epoch" in title:  # the cells drawn so far stay, and say so
-                self.chart.plot.setTitle(title.replace("training, epoch", "stopped at epoch"))
+                self._title = title.replace("training, epoch", "stopped at epoch")
+                self.chart.plot.setTitle(self._title)
             self.status.setText("Stopped." + (" The map shows the epoch it reached." if "epoch" in title else ""))
             self.finished_map.emit("stopped")
             return
@@ -268,18 +304,26 @@ class MapDialog(QtWidgets.QDialog):
     def _recolour(self, *_) -> None:
         if self.result is not None:
             self.chart.set_map(self.result, self.colour_by.currentData())
+            if self._job is None and "stopped at epoch" not in self._title:  # titled as the command line does
+                self._title = map_title(self.result, self.colour_by.currentData())
+                self._form_changed()
 
     # -- a cell -------------------------------------------------------------------------------------------
     def cell_settings(self, i: int, j: int):
-        """Return the settings that run cell (row ``i``, column ``j``) of the map shown."""
+        """Return the settings that run cell (row ``i``, column ``j``) of the map shown.
+
+        On a surface: the surface tab's settings as they are now, with only the mapped optimizer's two values
+        set and that optimizer ticked (the others stay ticked, with their own settings). In training: the
+        map's base with the two values set, as a Training tab run."""
         from engine.experiment import SurfaceSettings, TrainingSettings, load_section
 
         values = self.result.cell(i, j)
         oid = self.result.optimizer
         if self.mode == "surface":
-            data = self._settings.model_dump()
+            data = self.read_settings().model_dump()
             data["hyperparameters"][oid] = {**data["hyperparameters"][oid], **values}
-            data["optimizers"] = [oid]
+            if oid not in data["optimizers"]:
+                data["optimizers"].append(oid)
             return load_section(SurfaceSettings, data, "surface")
         cfg = self._settings.to_config()
         if cfg.optimizer != oid:
@@ -288,18 +332,58 @@ class MapDialog(QtWidgets.QDialog):
             cfg = cfg.with_field(name, value)
         return TrainingSettings.from_config(cfg.validated())
 
+    def _show_marker(self, cell) -> None:
+        """Outline cell (row, column) on the map, or nothing (None)."""
+        xs, ys = cell_outline(*cell) if cell is not None else ([], [])
+        self.marker_edge.setData(xs, ys)
+        self.marker.setData(xs, ys)
+
     def open_cell_at(self, i: int, j: int) -> None:
-        """Open cell (``i``, ``j``): pass its settings to ``open_cell``; returns nothing. A cell that cannot be
-        opened (its settings refused) is said in the status line."""
+        """Open cell (``i``, ``j``): pass its settings to ``open_cell`` and outline it; returns nothing. A cell
+        that cannot be opened (its settings refused) is said in the status line."""
         if self.result is None:
             return
+        oid = self.result.optimizer
+        values = self.result.cell(i, j)
         try:
-            self.open_cell(self.cell_settings(i, j))
+            before = self.read_settings() if self.mode == "surface" else None
+            settings = self.cell_settings(i, j)
+            self.open_cell(settings)
         except UserError as err:
             self.status.setText(f"This cell cannot be opened: {err.message}")
             return
-        text = ", ".join(f"{k} = {v:.4g}" for k, v in self.result.cell(i, j).items())
-        self.status.setText(f"Opened {OPTIMIZERS.get(self.result.optimizer).name} with {text}.")
+        self._show_marker((i, j))
+        if self.mode != "surface":
+            text = ", ".join(f"{k} = {v:.4g}" for k, v in values.items())
+            self.status.setText(f"Opened {optimizer_name(oid)} with {text}.")
+            return
+        was = before.hyperparameters[oid]
+        if self._undo is None or self._undo[0] != oid:
+            self._undo = (oid, {k: was[k] for k in values}, oid in before.optimizers)
+            self.undo_button.setEnabled(True)
+        self.status.setText(cell_words(oid, values, before, self._settings, self._undo[1]))
+
+    def put_back(self) -> None:
+        """Give the mapped optimizer the values it had before the first cell was opened (and untick it if it
+        was not ticked); returns nothing."""
+        if self._undo is None:
+            return
+        from engine.experiment import SurfaceSettings, load_section
+
+        oid, values, ticked = self._undo
+        try:
+            data = self.read_settings().model_dump()
+            data["hyperparameters"][oid] = {**data["hyperparameters"][oid], **values}
+            if not ticked and oid in data["optimizers"] and len(data["optimizers"]) > 1:
+                data["optimizers"].remove(oid)
+            self.open_cell(load_section(SurfaceSettings, data, "surface"))
+        except UserError as err:
+            self.status.setText(f"Could not put {optimizer_name(oid)} back: {err.message}")
+            return
+        self._undo = None
+        self.undo_button.setEnabled(False)
+        self._show_marker(None)
+        self.status.setText(f"{optimizer_name(oid)} is back to {param_text(values, values)}, as before the map.")
 
     def done(self, code: int) -> None:  # noqa: D102 — closing stops the job
         self.runner.shutdown(1.0)

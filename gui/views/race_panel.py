@@ -13,11 +13,10 @@ from PySide6 import QtCore, QtWidgets
 
 from engine.errors import UserError
 from engine.experiment import ComparisonSpec, Experiment, load_section
-from engine.optimizers import OPTIMIZERS
+from engine.optimizers import OPTIMIZERS, training_defaults
 from engine.training.tuning import optimizers_of, tuning_job
-from engine.tuning import CRITERIA, TuneSpec, best_words, describe
-from gui.charts.curves import SideLegend
-from gui.charts.tuning import TuningChart
+from engine.tuning import CRITERIA, TuneSpec, describe
+from gui.views.compare_tuning import SweepPanel, tuned_for, tuned_words
 from gui.views.forms import ParamForm
 from gui.views.sizing import FullSpinBox
 
@@ -47,6 +46,7 @@ class RacePanel(QtWidgets.QGroupBox):
         self._job = None
         self._showing = False
         self.result = None
+        self._tuned_ids: list[str] = []  # the optimizers of the sweep shown
         v = QtWidgets.QVBoxLayout(self)
         note = QtWidgets.QLabel(
             "A race gives each optimizer its own settings (its defaults unless changed here), never another's rate."
@@ -98,13 +98,9 @@ class RacePanel(QtWidgets.QGroupBox):
         self.status = QtWidgets.QLabel()
         self.status.setWordWrap(True)
         v.addWidget(self.status)
-        self.plot_widget = pg.PlotWidget()
-        self.plot_widget.setMinimumHeight(340)  # the sidebar is narrow: the legend goes below, the axes need room
-        self.chart = TuningChart(self.plot_widget.getPlotItem())
-        self._legend_below(self.plot_widget.getPlotItem())
-        self.plot_widget.getPlotItem().setContentsMargins(6, 4, 10, 4)  # the turned "final loss" title stays whole
-        self.plot_widget.hide()
-        v.addWidget(self.plot_widget)
+        self.sweep = SweepPanel()  # fits the narrow sidebar; says when the settings changed since it was tuned
+        self.plot_widget, self.chart = self.sweep.plot_widget, self.sweep.chart
+        v.addWidget(self.sweep)
         self.which.currentIndexChanged.connect(self._show_params)
         self.form.changed.connect(self._params_edited)
         self.defaults.clicked.connect(self._back_to_defaults)
@@ -117,13 +113,6 @@ class RacePanel(QtWidgets.QGroupBox):
         self.map_button.clicked.connect(self.open_map)
         self.experiment.events.comparison.connect(self.show_spec)
         self.show_spec(self.experiment.comparison)
-
-    def _legend_below(self, plot: pg.PlotItem) -> None:
-        """Give the narrow sidebar chart a one-column legend in its own row under the plot (the chart's own
-        two-column legend, made for the wide tuning.png, would squeeze the axes); returns nothing."""
-        plot.layout.removeItem(self.chart.legend)
-        plot.scene().removeItem(self.chart.legend)
-        self.chart.legend = SideLegend(plot, place="bottom", columns=1)
 
     @staticmethod
     def _rate_box() -> pg.SpinBox:
@@ -147,6 +136,7 @@ class RacePanel(QtWidgets.QGroupBox):
         finally:
             self._showing = False
         self._show_params()
+        self.sweep.check(tuned_for(spec, self._tuned_ids))
 
     def _show_params(self, *_) -> None:
         oid = self.which.currentData()
@@ -154,7 +144,9 @@ class RacePanel(QtWidgets.QGroupBox):
             return
         self._showing = True
         try:
-            self.form.set_entry(OPTIMIZERS.get(oid), own_params(self.experiment.comparison, oid))
+            # what the run gets: its training defaults (SGD family 0.1), the base's for its own, then its own
+            shown = {**training_defaults(oid), **own_params(self.experiment.comparison, oid)}
+            self.form.set_entry(OPTIMIZERS.get(oid), shown)
         finally:
             self._showing = False
 
@@ -175,15 +167,22 @@ class RacePanel(QtWidgets.QGroupBox):
             return
         oid = self.which.currentData()
         spec = self.experiment.comparison
-        defaults = OPTIMIZERS.get(oid).defaults()
+        defaults = training_defaults(oid)
         own = own_params(spec, oid)
         changed = {k: v for k, v in values.items() if v != defaults.get(k) or k in own}
-        self._commit(per_optimizer={**spec.per_optimizer, oid: changed})
+        changes = {"per_optimizer": {**spec.per_optimizer, oid: changed}}
+        if values.get("lr") != own.get("lr", defaults.get("lr")):  # a rate typed by hand beats a tuned one
+            changes["tuned_lr"] = _without(spec.tuned_lr, oid)
+        self._commit(**changes)
 
     def _back_to_defaults(self) -> None:
         oid = self.which.currentData()
-        per = {k: v for k, v in self.experiment.comparison.per_optimizer.items() if k != oid}
-        self._commit(per_optimizer=per)
+        spec = self.experiment.comparison
+        per = {k: v for k, v in spec.per_optimizer.items() if k != oid}
+        changes = {"per_optimizer": per, "tuned_lr": _without(spec.tuned_lr, oid)}
+        if oid == spec.base.optimizer:  # its settings are the base form's too (one truth): both go back
+            changes["base"] = {**spec.base.model_dump(), "optimizer_params": training_defaults(oid)}
+        self._commit(**changes)
         self._show_params()
 
     def _tuning_edited(self, *_) -> None:
@@ -232,6 +231,7 @@ class RacePanel(QtWidgets.QGroupBox):
             return
         tune_spec = TuneSpec.of(spec.tuning)
         self._comparison = comparison
+        self._tuning_for = tuned_for(spec, optimizers_of(comparison))
         n = len(optimizers_of(comparison)) * tune_spec.points
         self.status.setText(f"Tuning: {n} trials, {describe(tune_spec.criterion)}")
         self.tune_button.setEnabled(False)
@@ -266,10 +266,17 @@ class RacePanel(QtWidgets.QGroupBox):
             self.status.setText("Tuning stopped; no rate was changed.")
             return
         self.result = result
-        per = result.tuned(self._comparison).per_optimizer
-        self._commit(per_optimizer={**self.experiment.comparison.per_optimizer, **per})
-        self.plot_widget.show()
-        self.chart.set_trials(result.trials, result.best, result.criterion)
-        words = best_words(result.best)
-        self.status.setText(f"Tuned rates: {words}. Run the comparison to race them at these rates.")
+        self._tuned_ids = list(dict.fromkeys(t.optimizer for t in result.trials))
+        self.sweep.set_result(result, self._tuning_for)  # before the rates are stored: they make it no staler
+        tuned = result.tuned(self._comparison)  # per optimizer, or per configuration when other fields vary too
+        self._commit(
+            per_optimizer={**self.experiment.comparison.per_optimizer, **tuned.per_optimizer},
+            tuned_lr=[{"when": when, "lr": lr} for when, lr in tuned.tuned_lr],
+        )
+        self.status.setText(tuned_words(result))
         self.tuned.emit(result)
+
+
+def _without(tuned_lr: list, oid: str) -> list[dict]:
+    """Return the comparison's per-configuration tuned rates without those of optimizer ``oid``."""
+    return [t for t in tuned_lr if t["when"].get("optimizer") != oid]

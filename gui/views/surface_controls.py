@@ -293,6 +293,20 @@ class SurfaceControls(QtWidgets.QWidget):
             self.opt_values[item.data(QtCore.Qt.ItemDataRole.UserRole)] = values
             self.changed.emit()
 
+    def params_of(self, optimizer_id: str) -> dict:
+        """Return a copy of the hyperparameters the tab holds for ``optimizer_id`` (ticked or not)."""
+        return dict(self.opt_values[optimizer_id])
+
+    def set_params(self, changes: dict[str, dict], tick=()) -> None:
+        """Set some hyperparameters of some optimizers ({id: {name: value}}) and tick the optimizers in ``tick``;
+        everything else (other optimizers, ticks, function, steps, starts) stays as the user left it."""
+        for oid, values in changes.items():
+            self.opt_values[oid] = {**self.opt_values[oid], **values}
+        if tick:
+            self.set_checked([*self.checked_optimizers(), *(o for o in tick if o not in self.checked_optimizers())])
+        self._select_optimizer(self.optimizers.currentItem())
+        self.changed.emit()
+
     def _same_lr(self):
         lr = self.opt_form.values().get("lr")
         for values in self.opt_values.values():

@@ -2,7 +2,9 @@
 
 Every optimizer runs at every rate of a log grid from the same starts (one paths job); the chart shows the
 criterion against the rate per optimizer (as fastai's lr_find), with each one's best as a star. "Race at
-the tuned rates" puts the rates into the surface's settings, which runs the race on the surface.
+the tuned rates" sets only the tuned optimizers' learning rates on the surface tab, as it is now: whatever the
+user changed since tuning (function, steps, start, ticked optimizers, other settings) is kept, and the status
+says when the surface is no longer the one the rates were tuned on.
 """
 
 from __future__ import annotations
@@ -20,23 +22,27 @@ from engine.tuning import CRITERIA, TuneSpec, best_words, describe
 from gui.charts.tuning import TuningChart
 from gui.jobs import JobRunner
 from gui.views.sizing import FullSpinBox
+from gui.views.surface_changes import and_list, changes, optimizer_name, run_words
 
 
 class SurfaceTuneDialog(QtWidgets.QDialog):
-    """Tune the learning rates of ``read_settings()``'s optimizers; ``apply(settings)`` races at the tuned rates."""
+    """Tune the learning rates of ``read_settings()``'s optimizers; ``apply(rates)`` sets the tuned rates
+    ({optimizer id: lr}) on the surface tab, which then races at them."""
 
     tuned = QtCore.Signal(object)  # the SurfaceTuning
 
     def __init__(
-        self, read_settings: Callable[[], SurfaceSettings], apply: Callable[[SurfaceSettings], None], parent=None
+        self, read_settings: Callable[[], SurfaceSettings], apply: Callable[[dict[str, float]], None], parent=None
     ):
         super().__init__(parent)
         self.setWindowTitle("Tune learning rates (surface)")
-        self.read_settings, self.apply_settings = read_settings, apply
+        self.read_settings, self.apply_rates = read_settings, apply
         self.runner = JobRunner(self)
         self.result = None
         self._job = None
-        self._settings = None
+        self._settings, self._starts = None, 1  # the settings of the sweep started last, its number of starts
+        self._tuned_on = None  # the settings the shown result was tuned on
+        self._best_text = ""
         outer = QtWidgets.QVBoxLayout(self)
         form = QtWidgets.QFormLayout()
         self.lr_min = FullSpinBox(value=1e-4, bounds=(1e-8, 10), dec=True, step=0.5, minStep=1e-12, decimals=4)
@@ -107,7 +113,7 @@ class SurfaceTuneDialog(QtWidgets.QDialog):
         except UserError as err:
             self.status.setText(err.message)
             return
-        self._settings = settings
+        self._settings, self._starts = settings, len(starts)
         self.status.setText(f"Tuning {len(specs) * spec.points} trials; {describe(spec.criterion)}")
         self.tune_button.setEnabled(False)
         self.stop_button.setEnabled(True)
@@ -137,28 +143,54 @@ class SurfaceTuneDialog(QtWidgets.QDialog):
             self.status.setText("Stopped; no rate was changed.")
             return
         self.result = handle.result
-        self.chart.set_trials(self.result.trials, self.result.best, self.result.criterion)
+        self._tuned_on = self._settings
+        self.chart.set_trials(self.result.trials, self.result.best, self.result.criterion, self._starts)
         words = best_words(self.result.best)
         notes = " ".join(
             f"{OPTIMIZERS.get(o).name}: {note}." for o, note in self.chart.notes.items() if note and self.result.best[o]
         )
-        self.status.setText(f"Best rates: {words}." + (f" {notes}" if notes else ""))
-        self.race_button.setEnabled(True)
+        self._best_text = f"Best rates on {run_words(self._tuned_on)}: {words}." + (f" {notes}" if notes else "")
+        self.status.setText(self._best_text)
+        self.race_button.setEnabled(any(lr is not None for lr in self.result.best.values()))
         self.tuned.emit(self.result)
 
-    def tuned_settings(self) -> SurfaceSettings:
-        """Return the surface settings with each optimizer at its tuned rate (and the sweep settings used)."""
-        data = self._settings.model_dump()
-        for oid, lr in self.result.best.items():
-            if lr is not None:
-                data["hyperparameters"][oid] = {**data["hyperparameters"][oid], "lr": lr}
-        return load_section(SurfaceSettings, data, "surface")
+    def tuned_rates(self) -> dict[str, float]:
+        """Return {optimizer id: tuned lr} of the tuned optimizers (one whose every rate diverged is left out)."""
+        return {oid: float(lr) for oid, lr in self.result.best.items() if lr is not None}
+
+    def race_words(self, rates: dict[str, float]) -> str:
+        """Return what racing at ``rates`` does to the surface tab as it is now (and what changed since tuning)."""
+        shown = ", ".join(f"{optimizer_name(o)} lr {lr:.3g}" for o, lr in rates.items())
+        words = [f"Racing at the tuned rates on the surface: {shown}."]
+        try:
+            now = self.read_settings()
+        except UserError as err:
+            return words[0] + f" The surface tab has an error ({err.message}); the paths follow once it is fixed."
+        since = changes(self._tuned_on, now, [o for o in rates if o in now.optimizers], skip={"lr"})
+        if since:
+            words.append(
+                f"Tuned on {run_words(self._tuned_on)}; since then {and_list(since)}: tune again for rates that fit."
+            )
+        untuned = [o for o in now.optimizers if o not in rates]
+        if untuned:
+            kept = and_list([f"{optimizer_name(o)} (lr {now.hyperparameters[o]['lr']:.3g})" for o in untuned])
+            words.append(f"Not tuned, so at their own rates: {kept}.")
+        unticked = [o for o in rates if o not in now.optimizers]
+        if unticked:
+            names = and_list([optimizer_name(o) for o in unticked])
+            words.append(f"{names}: rate set, but not ticked, so not in the race.")
+        return " ".join(words)
 
     def race(self) -> None:
-        """Race at the tuned rates: hand the tuned settings to ``apply``."""
-        if self.result is not None:
-            self.apply_settings(self.tuned_settings())
-            self.status.setText(self.status.text() + " Racing at these rates on the surface.")
+        """Race at the tuned rates: set them on the surface tab (nothing else changes); the status says what it did."""
+        if self.result is None:
+            return
+        rates = self.tuned_rates()
+        if not rates:
+            return
+        words = self.race_words(rates)  # before: "since then" compares the tab as the user left it
+        self.apply_rates(rates)
+        self.status.setText(self._best_text + "\n" + words)
 
     def done(self, code: int) -> None:  # noqa: D102 — closing stops the sweep
         self.runner.shutdown(1.0)
@@ -168,10 +200,10 @@ class SurfaceTuneDialog(QtWidgets.QDialog):
 def open_surface_tuning(controls) -> SurfaceTuneDialog:
     """Open the tuning window for the surface tab's ``controls`` (racing shows the tuned settings there)."""
 
-    def apply(settings: SurfaceSettings) -> None:
-        """Keep the sweep settings and show the tuned rates (the surface tab recomputes on the change)."""
-        controls.tuning_values = settings.tuning.model_dump()
-        controls.show_settings(settings)
+    def apply(rates: dict[str, float]) -> None:
+        """Keep the sweep settings and set only the tuned rates (the surface tab recomputes on the change)."""
+        controls.tuning_values = dialog.tuning()
+        controls.set_params({oid: {"lr": lr} for oid, lr in rates.items()})
 
     dialog = SurfaceTuneDialog(controls.read_settings, apply, controls)
     dialog.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
