@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 import engine.training.jobs as jobs
 import engine.training.landscape_eval as landscape_eval
@@ -85,3 +86,16 @@ def test_a_stop_between_epochs_records_the_newest_weights(monkeypatch):
     assert trainer.epoch == 11 and trainer.batch_in_epoch == 0  # stopped before epoch 12's first batch
     assert trainer.weight_path.newest() == 11
     np.testing.assert_array_equal(trainer.weight_path.points()[1][-1], trainer_flat(trainer))
+
+
+@pytest.mark.parametrize("layers", [(2, 8, 3), (2, 6, 5, 3)])
+def test_a_paths_weights_are_the_runs_weights_in_landscape_order(layers):
+    trainer = Trainer(replace(TrainConfig(), layers=layers, points=40, epochs=2))
+    trainer.run()
+    net = trainer.group.backend.net
+    want = [t.double().numpy().ravel() for w, b in zip(net.W, net.B) for t in (w[0], b[0])]  # W0, b0, W1, b1, …
+    got = trainer_flat(trainer)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, np.concatenate(want))
+    net.flat[0, 0] += 1.0  # a copy, not a view: the path keeps the epoch's weights
+    assert got[0] != net.flat[0, 0].item()

@@ -10,6 +10,7 @@ MAX_ROWS training rows: all of them when the set is smaller, else a fixed random
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 
@@ -232,11 +233,25 @@ def trainer_flat(trainer) -> np.ndarray:
     backend = trainer.group.backend
     with torch.no_grad():
         net = getattr(backend, "net", None)
-        if net is not None:
-            parts = [t for w, b in zip(net.W, net.B) for t in (w[0].reshape(-1), b[0])]
-        else:
-            parts = [t for lin in backend.models[0].linears for t in (lin.weight.reshape(-1), lin.bias)]
+        if net is not None:  # one gather from the flat row (taken every epoch of a window's run: keep it cheap)
+            row = net.flat[0].detach().cpu().numpy()
+            return row[_layout_order(net)].astype(np.float64, copy=False)
+        parts = [t for lin in backend.models[0].linears for t in (lin.weight.reshape(-1), lin.bias)]
         return torch.cat([p.detach().double().cpu() for p in parts]).numpy()
+
+
+def _layout_order(net) -> np.ndarray:
+    """Return the positions in a fused net's flat row of landscape.layout's weights (W0, b0, W1, b1, …)."""
+    base = net.flat.storage_offset()
+    spans = tuple((t.storage_offset() - base, t[0].numel()) for w, b in zip(net.W, net.B) for t in (w, b))
+    return _order_of(spans)
+
+
+@functools.lru_cache(maxsize=32)
+def _order_of(spans: tuple) -> np.ndarray:
+    order = np.concatenate([np.arange(start, start + n) for start, n in spans])
+    order.flags.writeable = False  # shared by every call with this layout
+    return order
 
 
 class WeightPath:
