@@ -45,3 +45,20 @@ def mnist_dir():
     if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists():
         pytest.skip(f"real MNIST files not found in {MNIST_DIR} (only present on the project's machines)")
     return MNIST_DIR
+
+
+@pytest.fixture
+def shown_surface(qtbot):
+    """Return a function that builds the surface tab (for ``experiment``, default when None), shows it at
+    1300×800 and waits for its first paths."""
+    from gui.views.surface_view import SurfaceView
+
+    def build(experiment=None):
+        view = SurfaceView(experiment) if experiment is not None else SurfaceView()
+        qtbot.addWidget(view)
+        view.resize(1300, 800)
+        view.show()
+        qtbot.waitUntil(lambda: bool(view.paths), timeout=10000)
+        return view
+
+    return build

@@ -7,13 +7,8 @@ from gui.views.surface_view import FORMULA, SurfaceView
 
 
 @pytest.fixture
-def view(qtbot):
-    v = SurfaceView(Experiment(surface=SurfaceSettings(steps=60)))  # few enough steps to draw a dot per step
-    qtbot.addWidget(v)
-    v.resize(1300, 800)
-    v.show()
-    qtbot.waitUntil(lambda: bool(v.paths), timeout=10000)
-    return v
+def view(shown_surface):
+    return shown_surface(Experiment(surface=SurfaceSettings(steps=60)))  # few enough steps to draw a dot per step
 
 
 def choose(view, qtbot, function_id):

@@ -8,20 +8,14 @@ from PySide6 import QtCore, QtGui
 from engine.optimizers import OPTIMIZERS
 from gui.views.field_errors import HIGHLIGHT
 from gui.views.map_dialog import MapDialog
-from gui.views.surface_view import SurfaceView
 from gui.views.tune_dialog import SurfaceTuneDialog
 
 pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def view(qtbot):
-    v = SurfaceView()
-    qtbot.addWidget(v)
-    v.resize(1300, 800)
-    v.show()
-    qtbot.waitUntil(lambda: bool(v.paths), timeout=10000)
-    return v
+def view(shown_surface):
+    return shown_surface()
 
 
 def settle(view, qtbot, check):

@@ -9,19 +9,14 @@ from engine.experiment_settings import ComparisonSpec
 from engine.optimizers import optimizer_colour
 from gui.views.compare_view import CompareView
 from gui.views.map_dialog import MapDialog
-from gui.views.surface_view import SurfaceView
 from gui.views.tune_dialog import SurfaceTuneDialog
 
 pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def surface(qtbot):
-    v = SurfaceView()
-    qtbot.addWidget(v)
-    v.resize(1300, 800)
-    v.show()
-    qtbot.waitUntil(lambda: bool(v.paths), timeout=10000)
+def surface(qtbot, shown_surface):
+    v = shown_surface()
     v.function.setCurrentIndex(v.function.findData("bowl"))
     v.set_checked(["momentum"])
     qtbot.waitUntil(lambda: [p.optimizer for p in v.paths] == ["momentum"], timeout=10000)
