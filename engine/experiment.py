@@ -17,9 +17,10 @@ Paths are relative to what was called: ``load_experiment`` and ``experiment_from
 assignment leaves the model as it was. Views catch ``UserError`` (or ``ExperimentError``) around
 assignments and use ``err.under(prefix)`` to make a relative path absolute.
 
-Files. ``FORMAT_VERSION`` 2: ``{"descent_lab_experiment": 2, "surface": …, "training": …, "comparison": …,
-"results": …, "tab": …}``. Version-1 files (the app before this model) are migrated on load; missing
-sections take their defaults; unknown keys are errors.
+Files. ``FORMAT_VERSION`` 3: ``{"descent_lab_experiment": 3, "surface": …, "training": …, "comparison": …,
+"results": …, "tab": …}``. Version-1 files (the app before this model) are migrated on load; version-1 and -2
+races get the rates they ran at written down (experiment_migrate.keep_raced_rates: raced optimizers now start
+from their training rates); missing sections take their defaults; unknown keys are errors.
 """
 
 import json
@@ -39,7 +40,7 @@ from engine.experiment_fields import (
     show,
 )
 from engine.experiment_landscape import LandscapeSettings
-from engine.experiment_migrate import migrate_v1
+from engine.experiment_migrate import keep_raced_rates, migrate_v1
 from engine.experiment_results import (
     ComparisonResult,
     Results,
@@ -75,7 +76,7 @@ __all__ = [
     "save_experiment",
 ]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: raced optimizers start from their training rates (engine.optimizers.training_lr)
 VERSION_KEY = "descent_lab_experiment"
 MAX_FILE_BYTES = 256 * 1024 * 1024
 
@@ -98,16 +99,18 @@ def experiment_to_dict(exp: Experiment) -> dict:
 
 
 def experiment_from_dict(data: Any) -> Experiment:
-    """Return the Experiment of a version-1 or version-2 document; raise ExperimentError naming the field."""
+    """Return the Experiment of a version-1, -2 or -3 document; raise ExperimentError naming the field."""
     if not isinstance(data, dict):
         raise ExperimentError(f"{show(data)} is not a Descent Lab experiment (a JSON object)")
     if VERSION_KEY not in data:
         raise ExperimentError("is missing: this is not a Descent Lab experiment", VERSION_KEY)
     version = data[VERSION_KEY]
-    if type(version) is not int or version not in (1, FORMAT_VERSION):
-        raise ExperimentError(f"{show(version)} is not a known experiment version (1 or {FORMAT_VERSION})", VERSION_KEY)
+    if type(version) is not int or version not in (1, 2, FORMAT_VERSION):
+        raise ExperimentError(f"{show(version)} is not a known experiment version (1 to {FORMAT_VERSION})", VERSION_KEY)
     try:
         body = migrate_v1(data) if version == 1 else {k: v for k, v in data.items() if k != VERSION_KEY}
+        if version < 3:
+            body = keep_raced_rates(body)
         return Experiment.validate_data(body)
     except RecursionError:
         raise ExperimentError("the document is nested too deeply") from None

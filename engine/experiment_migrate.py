@@ -9,6 +9,7 @@ then starts from the training settings, as the old app did.
 from typing import Any
 
 from engine.experiment_fields import ExperimentError, show
+from engine.optimizers import OPTIMIZERS, training_lr
 
 V1_COMPARISON_KEYS = ("field1", "values1", "field2", "values2", "seeds", "target")
 NO_FIELD = "(none)"
@@ -59,3 +60,29 @@ def migrate_v1(data: dict) -> dict:
     else:
         out["comparison"] = {"base": training}
     return out
+
+
+def keep_raced_rates(body: dict) -> dict:
+    """Return a version-1 or -2 document's body with its races' rates kept as they were run: an optimizer raced
+    beside another base, with no rate of its own, ran at its registry default (0.01 for momentum and Nesterov);
+    version 3 starts it from its training rate (0.1), so that rate is written down. Malformed sections are left
+    for validation to report."""
+    comparison = body.get("comparison")
+    if not isinstance(comparison, dict) or not isinstance(comparison.get("vary", []), list):
+        return body
+    base = comparison.get("base") if isinstance(comparison.get("base"), dict) else {}
+    per = comparison.get("per_optimizer") or {}
+    if not isinstance(per, dict):
+        return body
+    raced = [
+        v.get("values") for v in comparison.get("vary", []) if isinstance(v, dict) and v.get("field") == "optimizer"
+    ]
+    per = dict(per)
+    for oid in raced[0] if raced and isinstance(raced[0], list) else []:
+        own = per.get(oid, {})
+        if oid == base.get("optimizer", "sgd") or oid not in OPTIMIZERS or not isinstance(own, dict) or "lr" in own:
+            continue
+        registry = OPTIMIZERS.get(oid).defaults()["lr"]
+        if training_lr(oid) != registry:
+            per[oid] = {**own, "lr": registry}
+    return {**body, "comparison": {**comparison, "per_optimizer": per}}

@@ -84,7 +84,7 @@ def test_train_experiment_json_opens_with_its_history(tmp_path, exp_file):
     out = tmp_path / "t"
     assert main(["train", "--experiment", str(exp_file), "--epochs", "2", "--out", str(out)]) == 0
     exp = load_experiment(out / "experiment.json")
-    assert json.loads((out / "experiment.json").read_text())["descent_lab_experiment"] == 2
+    assert json.loads((out / "experiment.json").read_text())["descent_lab_experiment"] == 3
     assert exp.tab == 1 and exp.training.epochs == 2 and exp.training.points == 60
     result = exp.results.training
     history = rows(out / "history.csv")

@@ -197,3 +197,26 @@ def test_no_optimizer_ticked_is_said_in_users_words():
     with pytest.raises(ExperimentError) as err:
         SurfaceSettings.validate_data({"optimizers": []})
     assert err.value.message == "no optimizer is chosen: tick at least one"
+
+
+def test_lr_typed_now_beats_the_base_optimizers_rate_from_an_experiment_file(tmp_path, capsys):
+    first = tmp_path / "first"
+    argv = ["compare", *SMALL, "--vary", "optimizer=sgd,adam", "--lr", "0.05", "--lr-for-all", "--out", str(first)]
+    assert main(argv) == 0
+    again = tmp_path / "again"
+    assert main(["compare", "--experiment", str(first / "experiment.json"), "--lr", "0.2", "--out", str(again)]) == 0
+    assert "applies to sgd" in capsys.readouterr().err
+    assert {r["optimizer"]: float(r["lr"]) for r in rows(again / "summary.csv")} == {"sgd": 0.2, "adam": 0.05}
+
+
+def test_lr_for_all_with_tuning_and_a_surface_map_from_an_experiment_file(tmp_path, capsys):
+    argv = ["compare", *SMALL, "--vary", "optimizer=sgd,adam", "--lr", "0.05", "--lr-for-all", "--tune-lr"]
+    assert main([*argv, "--out", str(tmp_path / "x")]) == 2
+    assert "error: --lr-for-all: the tuned rates replace it" in capsys.readouterr().err
+    surface = tmp_path / "surface"
+    assert main(["surface", "--function", "bowl", "--steps", "5", "--out", str(surface)]) == 0
+    out = tmp_path / "map"
+    argv = ["map", "--function", "bowl", "--start", "1,1", "--optimizer", "momentum", "--x", "lr=0.01:0.1:2"]
+    argv += ["--y", "momentum=0:0.5:2", "--steps", "5", "--experiment", str(surface / "experiment.json")]
+    assert main([*argv, "--out", str(out)]) == 0, capsys.readouterr().err
+    assert (out / "map.csv").exists()

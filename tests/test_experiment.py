@@ -124,7 +124,7 @@ def test_round_trip_with_real_results(tmp_path):
     saved = save_experiment(exp, tmp_path / "exp.json")
     assert saved == tmp_path / "exp.json" and os.listdir(tmp_path) == ["exp.json"]
     data = json.loads(saved.read_text())
-    assert data["descent_lab_experiment"] == FORMAT_VERSION == 2
+    assert data["descent_lab_experiment"] == FORMAT_VERSION == 3
     assert data["comparison"]["base"]["optimizer"] == "momentum" and data["training"]["optimizer"] == "sgd"
     back = load_experiment(saved)
     assert back == exp
@@ -593,3 +593,25 @@ def test_fuzz_random_json_loads_or_raises_experiment_error(value, version):
     _loads_or_names_a_field(_as_text(value).encode())
     if isinstance(value, dict):
         _loads_or_names_a_field(_as_text(value))
+
+
+def test_a_version_2_race_keeps_the_rates_it_ran_at_and_version_3_starts_each_from_its_training_rate():
+    from engine.experiment import experiment_from_dict
+
+    exp = Experiment()
+    exp.comparison = load_section(
+        ComparisonSpec,
+        {"base": {"optimizer": "sgd"}, "vary": [{"field": "optimizer", "values": ["sgd", "momentum", "adam"]}]},
+    )
+    doc = experiment_to_dict(exp)
+    assert doc["descent_lab_experiment"] == 3
+
+    def rates(document):
+        spec = experiment_from_dict(document).comparison
+        return {label["optimizer"]: cfg.optimizer_params["lr"] for label, _, cfg in spec.to_comparison().runs()}
+
+    assert rates(doc) == {"sgd": 0.1, "momentum": 0.1, "adam": 0.001}
+    old = {**doc, "descent_lab_experiment": 2}  # saved before version 3: momentum beside SGD ran at 0.01
+    assert rates(old) == {"sgd": 0.1, "momentum": 0.01, "adam": 0.001}
+    old["comparison"] = {**old["comparison"], "per_optimizer": {"momentum": {"lr": 0.3}}}
+    assert rates(old)["momentum"] == 0.3  # a rate of its own is kept as it was

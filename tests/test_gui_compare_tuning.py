@@ -139,6 +139,17 @@ def test_tuning_a_race_that_varies_another_field_tunes_each_configuration_and_ra
     rates = {(lb["optimizer"], lb["batch_size"]): c.optimizer_params["lr"] for lb, _, c in
              view.experiment.comparison.to_comparison().runs()}  # fmt: skip
     assert rates[("adam", "10")] == rates[("adam", "30")] == 0.02 and rates[("sgd", "10")] == runs[("sgd", "10")]
+    race.which.setCurrentIndex(race.which.findData("sgd"))
+    assert not race.tuned_note.isHidden() and "rates tuned per configuration" in race.tuned_note.text().lower()
+    assert "rates tuned per configuration" in view.base.optimizer_note.text()
+    view.base_form.optimizer.form.editors["lr"].setValue(0.07)  # typed in the base form: SGD races at it
+    view.base_form.optimizer.changed.emit()
+    qtbot.waitUntil(lambda: {c.optimizer_params["lr"] for lb, _, c in view.experiment.comparison.to_comparison().runs()
+                             if lb["optimizer"] == "sgd"} == {0.07}, timeout=3000)  # fmt: skip
+    view.values2.setText("10,20")  # other varied values than the sweep's: its chart says it is stale
+    view.values2.editingFinished.emit()
+    qtbot.waitUntil(lambda: race.sweep.is_stale, timeout=3000)
+    assert "the other varied values" in race.sweep.stale.text()
     legend = [label.text for _, label in race.chart.legend.items]
     assert any(text.startswith("SGD (batch_size=30) · lr") for text in legend)
     assert len(race.chart.stars) == 4  # every configuration's chosen rate is starred

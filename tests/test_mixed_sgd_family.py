@@ -47,6 +47,7 @@ def test_each_run_of_a_mixed_group_trains_as_it_would_alone(path, monkeypatch):
         pytest.skip("numba is not installed")
     group = _trained(CONFIGS, path, monkeypatch)
     assert ("lanes" in group.backend.path) == (path == "lanes")
+    assert ("numba kernel" in group.backend.path and "lanes" not in group.backend.path) == (path == "numba")
     for r, config in enumerate(CONFIGS):
         alone = _trained([config], "torch", monkeypatch)
         got = [rec.train_loss for rec in group.histories[r]]

@@ -203,6 +203,8 @@ def _group_cost(configs: list[TrainConfig], shape: DataShape, device: str, weigh
     units = sum(layers[1:])
     widest = max(layers[1:])
     slots = max(optimizer_slots(c.optimizer, c.optimizer_params, fused) for c in configs)
+    nesterov = [c.optimizer == "nesterov" or bool(c.optimizer_params.get("nesterov")) for c in configs]
+    slots += fused and any(nesterov) and not all(nesterov)  # VectorSGD's pick between g + m·buf and buf
     penalties = any(c.l1 or c.l2 for c in configs)
     if fused:  # flat weights + gradients + state + the gradient's copy at the epoch's end (two with penalties)
         copies = 2 + slots + 1 + penalties

@@ -38,6 +38,7 @@ class VectorSGD:
         self.wd = [float(h.get("weight_decay", 0.0)) for h in hp]
         nesterov = [bool(h.get("nesterov")) or c.optimizer == "nesterov" for h, c in zip(hp, configs)]
         self.any_wd, self.any_nesterov = any(self.wd), any(nesterov)
+        self.all_nesterov = all(n and m > 0 for n, m in zip(nesterov, self.momentum))
         self._mom = [_column(self.momentum, p) for p in params]
         self._damp1 = [_column(damp1, p) for p in params]
         self._wd = [_column(self.wd, p) for p in params]
@@ -68,7 +69,11 @@ class VectorSGD:
             steps = self.bufs
             if self.any_nesterov:  # Nesterov runs step on g + momentum·buf, the others on buf, as torch.optim does
                 ahead = torch._foreach_addcmul(grads, self.bufs, self._nest)
-                steps = [torch.where(n, a, b) for n, a, b in zip(self._is_nest, ahead, self.bufs)]
+                steps = (
+                    ahead
+                    if self.all_nesterov
+                    else [torch.where(n, a, b) for n, a, b in zip(self._is_nest, ahead, self.bufs)]
+                )
             torch._foreach_addcmul_(self.params, steps, self._neg_lr)
 
 

@@ -32,7 +32,9 @@ _CHOICE = re.compile(r"^invalid choice: (?P<value>.*) \(choose from (?P<choices>
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, no usage dump; an option's own problem as `error: --flag: message`
+    def error(self, message):
+        """Raise argparse's ``message`` as a UserError naming its flag, so that it prints as one line
+        ``error: --flag: message`` with no usage dump (argparse's own format otherwise); never returns."""
         found = _ARGUMENT.match(message)
         if message.startswith(_REQUIRED):
             flags = message[len(_REQUIRED) :].split(", ")

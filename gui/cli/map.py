@@ -61,7 +61,7 @@ def add_parser(sub) -> None:
 TRAINING_ONLY = (  # the training options (dest names): a surface map (--function) has no use for them
     *("dataset", "data_dir", "classes", "points", "noise", "target", "standardize", "test_fraction", "layers"),
     *("activation", "output_activation", "loss", "init", "dropout", "batchnorm", "l1", "l2", "init_weights"),
-    *("batch_size", "epochs", "seed", "shuffle", "device", "experiment"),
+    *("batch_size", "epochs", "seed", "shuffle", "device"),
 )
 SURFACE_ONLY = ("start", "domain", "steps")
 

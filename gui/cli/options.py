@@ -60,7 +60,11 @@ def add_training_options(p) -> None:
     g.add_argument("--init-weights", help="start from these weights (JSON)")
     g = p.add_argument_group("training")
     g.add_argument("--optimizer", help=f"one of {', '.join(OPTIMIZERS.ids())} (default sgd)")
-    g.add_argument("--lr", help="learning rate (default: the optimizer's, 0.1 for the SGD family)")
+    g.add_argument(
+        "--lr",
+        help="learning rate (default: the optimizer's own, 0.1 for the SGD family; "
+        "in a race, the base optimizer's: see --lr-for-all)",
+    )
     g.add_argument("--set", action="append", metavar="NAME=VALUE", help="optimizer hyperparameter, e.g. momentum=0.5")
     g.add_argument("--scheduler", help=f"one of {', '.join(SCHEDULERS.ids())} (default none)")
     g.add_argument("--sched-set", action="append", metavar="NAME=VALUE", help="scheduler parameter")

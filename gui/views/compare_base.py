@@ -36,6 +36,26 @@ def synced_per_optimizer(spec: ComparisonSpec, base: dict) -> dict:
     return {**per, oid: {k: params.get(k, v) for k, v in per[oid].items()}}
 
 
+def kept_tuned_rates(spec: ComparisonSpec, base: dict) -> list[dict]:
+    """Return ``spec.tuned_lr`` less the base optimizer's entries when the base form's ``base`` values give it
+    another rate than the one shown (a rate typed by hand beats the rates tuned per configuration)."""
+    oid = base["optimizer"]
+    typed = base.get("optimizer_params", {}).get("lr")
+    if oid != spec.base.optimizer or typed == runs_with(spec, oid).get("lr"):
+        return list(spec.tuned_lr)
+    return [t for t in spec.tuned_lr if t["when"].get("optimizer") != oid]
+
+
+def config_rate_words(spec: ComparisonSpec, oid: str) -> str:
+    """Return the rates tuned per configuration for ``oid`` in words ('' when none), e.g. 'tuned per
+    configuration: momentum=0 1, momentum=0.9 0.1'."""
+    own = [t for t in spec.tuned_lr if t["when"].get("optimizer") == oid]
+    if not own:
+        return ""
+    parts = [", ".join(f"{k}={v}" for k, v in t["when"].items() if k != "optimizer") + f" {t['lr']:.3g}" for t in own]
+    return "rates tuned per configuration, which win over this rate: " + "; ".join(parts)
+
+
 def varied_optimizers(spec: ComparisonSpec) -> list[str]:
     """Return the optimizers the comparison varies (empty when it does not vary the optimizer)."""
     return next((list(v.values) for v in spec.vary if v.field == "optimizer"), [])
@@ -74,7 +94,8 @@ class BaseBox(QtWidgets.QGroupBox):
         self.show_note(spec)
 
     def show_note(self, spec: ComparisonSpec) -> None:
-        """Say, when the optimizer is varied, that the optimizer fields are the base optimizer's own race settings."""
+        """Say, when the optimizer is varied, that the optimizer fields are the base optimizer's own race settings
+        (and its rates tuned per configuration, which win over the one shown); returns nothing."""
         varied = varied_optimizers(spec)
         oid = spec.base.optimizer
         if not varied:
@@ -91,6 +112,9 @@ class BaseBox(QtWidgets.QGroupBox):
                 text += f" {', '.join(others)} run with their own."
         else:
             text = f"The optimizer varies and {name} is not raced: these settings are not used."
+        tuned = config_rate_words(spec, oid)
+        if tuned and oid in varied:
+            text += f" {name}: {tuned} (type a rate here to race at it instead)."
         self.optimizer_note.setText(text)
         self.optimizer_note.show()
 

@@ -16,6 +16,7 @@ from PySide6 import QtCore, QtWidgets
 
 from engine.experiment import ComparisonSpec
 from engine.optimizers import OPTIMIZERS
+from engine.training.tuning import NOT_TUNED
 from engine.tuning import best_words, key_name, rate_notes
 from gui.charts.curves import SideLegend
 from gui.charts.tuning import TuningChart
@@ -28,7 +29,8 @@ STALE_STYLE = "color: #a05000;"
 
 def tuned_for(spec: ComparisonSpec, optimizers: list[str]) -> dict:
     """Return what a sweep of ``optimizers`` depends on in ``spec``: the base set-up (its optimizer aside), each
-    raced optimizer's settings other than the rate, the first seed, and the tuning settings."""
+    raced optimizer's settings other than the rate, the other varied values (each configuration is tuned on its
+    own), the first seed, and the tuning settings."""
     base = spec.base.model_dump(mode="json")
     for key in ("optimizer", "optimizer_params", "epochs", "seed", "device"):  # where it trains changes no score
         base.pop(key, None)
@@ -38,6 +40,7 @@ def tuned_for(spec: ComparisonSpec, optimizers: list[str]) -> dict:
         "epochs": spec.tuning.budget or spec.base.epochs,
         "seed": (spec.seeds or [spec.base.seed])[0],
         "optimizers": {oid: _settings(spec, oid) for oid in optimizers},
+        "varied": [[v.field, list(v.values)] for v in spec.vary if v.field not in NOT_TUNED],  # each tuned alone
         "tuning": tuning,
     }
 
@@ -55,6 +58,7 @@ def changed_words(old: dict, new: dict) -> str:
         "epochs": "the epochs",
         "seed": "the seed",
         "optimizers": "the optimizers or their settings",
+        "varied": "the other varied values",
         "tuning": "the tuning settings",
     }
     return ", ".join(text for key, text in words.items() if json.dumps(old.get(key)) != json.dumps(new.get(key)))
@@ -110,7 +114,8 @@ class SweepPanel(QtWidgets.QWidget):
         self.show()
 
     def check(self, now: dict) -> None:
-        """Mark the chart stale when ``now`` (tuned_for of the current settings) differs from what it was tuned for."""
+        """Mark the chart stale when ``now`` (tuned_for of the current settings) differs from what it was tuned for;
+        returns nothing."""
         if self._for is not None:
             self.set_stale(changed_words(self._for, now))
 

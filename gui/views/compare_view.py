@@ -19,7 +19,7 @@ from engine.sweep.store import default_store_path
 from engine.training.compare import summary_table
 from gui.charts import style
 from gui.jobs import JobRunner
-from gui.views.compare_base import BaseBox, synced_per_optimizer
+from gui.views.compare_base import BaseBox, kept_tuned_rates, synced_per_optimizer
 from gui.views.compare_panels import ComparisonPanels
 from gui.views.download_bar import DownloadBar
 from gui.views.estimates import confirm_slow, may_start
@@ -211,6 +211,7 @@ class CompareView(QtWidgets.QWidget):
         # edited epoch count must not send the MNIST preset's SGD back to Adam's rate of 0.001
         current = self.experiment.comparison
         data["per_optimizer"] = synced_per_optimizer(current, base)  # the base optimizer's own: the form's values
+        data["tuned_lr"] = kept_tuned_rates(current, base)  # a rate typed in the form beats one tuned before
         kept = {name: getattr(current, name) for name in type(current).model_fields if name not in data}
         return load_section(ComparisonSpec, {**kept, **data}, "comparison")
 

@@ -65,7 +65,8 @@ class AxisEditor(QtWidgets.QWidget):
         ]
 
     def set_fields(self, params, prefer: str) -> None:
-        """List ``params`` (registry Params) and choose ``prefer`` (or the first), with a range that fits it."""
+        """List ``params`` (registry Params) and choose ``prefer`` (or the first), with a range that fits it;
+        returns nothing."""
         self.field.clear()
         for p in params:
             self.field.addItem(p.name.replace("_", " "), p.name)

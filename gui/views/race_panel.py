@@ -16,6 +16,7 @@ from engine.experiment import ComparisonSpec, Experiment, load_section
 from engine.optimizers import OPTIMIZERS, training_defaults
 from engine.training.tuning import optimizers_of, tuning_job
 from engine.tuning import CRITERIA, TuneSpec, describe
+from gui.views.compare_base import config_rate_words, runs_with
 from gui.views.compare_tuning import SweepPanel, tuned_for, tuned_words
 from gui.views.forms import ParamForm
 from gui.views.sizing import FullSpinBox
@@ -27,12 +28,6 @@ def race_ids(spec: ComparisonSpec) -> list[str]:
         if v.field == "optimizer":
             return [oid for oid in dict.fromkeys(v.values) if oid in OPTIMIZERS]
     return [spec.base.optimizer]
-
-
-def own_params(spec: ComparisonSpec, oid: str) -> dict:
-    """Return the hyperparameters ``oid`` runs with in ``spec`` (those set; the rest are its defaults)."""
-    base = dict(spec.base.optimizer_params) if oid == spec.base.optimizer else {}
-    return {**base, **spec.per_optimizer.get(oid, {})}
 
 
 class RacePanel(QtWidgets.QGroupBox):
@@ -61,6 +56,11 @@ class RacePanel(QtWidgets.QGroupBox):
         self.defaults.setToolTip("Forget the settings changed for this optimizer")
         v.addWidget(self.which)
         v.addWidget(self.form)
+        self.tuned_note = QtWidgets.QLabel()  # rates tuned per configuration, which win over the form's rate
+        self.tuned_note.setWordWrap(True)
+        self.tuned_note.setStyleSheet("color: #a05000;")
+        self.tuned_note.hide()
+        v.addWidget(self.tuned_note)
         v.addWidget(self.defaults)
         grid = QtWidgets.QFormLayout()
         self.lr_min, self.lr_max = self._rate_box(), self._rate_box()
@@ -145,8 +145,13 @@ class RacePanel(QtWidgets.QGroupBox):
         self._showing = True
         try:
             # what the run gets: its training defaults (SGD family 0.1), the base's for its own, then its own
-            shown = {**training_defaults(oid), **own_params(self.experiment.comparison, oid)}
+            shown = {**training_defaults(oid), **runs_with(self.experiment.comparison, oid)}
             self.form.set_entry(OPTIMIZERS.get(oid), shown)
+            tuned = config_rate_words(self.experiment.comparison, oid)
+            self.tuned_note.setText(
+                f"{tuned[0].upper()}{tuned[1:]} (type a rate to race at it instead)." if tuned else ""
+            )
+            self.tuned_note.setVisible(bool(tuned))
         finally:
             self._showing = False
 
@@ -168,7 +173,7 @@ class RacePanel(QtWidgets.QGroupBox):
         oid = self.which.currentData()
         spec = self.experiment.comparison
         defaults = training_defaults(oid)
-        own = own_params(spec, oid)
+        own = runs_with(spec, oid)
         changed = {k: v for k, v in values.items() if v != defaults.get(k) or k in own}
         changes = {"per_optimizer": {**spec.per_optimizer, oid: changed}}
         if values.get("lr") != own.get("lr", defaults.get("lr")):  # a rate typed by hand beats a tuned one
