@@ -106,7 +106,7 @@ def test_save_and_open_round_trip_keeps_settings_and_results(window, qtbot, tmp_
     qtbot.waitUntil(lambda: window.training.status == "finished", timeout=30000)
     path = window.save_to(tmp_path / "exp.json")
     saved = json.loads(path.read_text())
-    assert saved["descent_lab_experiment"] == 2
+    assert saved["descent_lab_experiment"] == 3
     assert saved["training"]["seed"] == 7 and saved["training"]["optimizer_params"]["lr"] == 0.003
     assert [h["epoch"] for h in saved["results"]["training"]["history"]] == [0, 1, 2, 3]
     other = MainWindow(QtCore.QSettings(str(tmp_path / "other.ini"), QtCore.QSettings.Format.IniFormat))
