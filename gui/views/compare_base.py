@@ -47,12 +47,14 @@ def kept_tuned_rates(spec: ComparisonSpec, base: dict) -> list[dict]:
 
 
 def config_rate_words(spec: ComparisonSpec, oid: str) -> str:
-    """Return the rates tuned per configuration for ``oid`` in words ('' when none), e.g. 'tuned per
-    configuration: momentum=0 1, momentum=0.9 0.1'."""
+    """Return the rates tuned per configuration for ``oid`` in words ('' when none), e.g. 'rates tuned per
+    configuration, …: momentum=0: lr 1; momentum=0.9: lr 0.1'."""
     own = [t for t in spec.tuned_lr if t["when"].get("optimizer") == oid]
     if not own:
         return ""
-    parts = [", ".join(f"{k}={v}" for k, v in t["when"].items() if k != "optimizer") + f" {t['lr']:.3g}" for t in own]
+    parts = [
+        ", ".join(f"{k}={v}" for k, v in t["when"].items() if k != "optimizer") + f": lr {t['lr']:.3g}" for t in own
+    ]
     return "rates tuned per configuration, which win over this rate: " + "; ".join(parts)
 
 
