@@ -164,3 +164,25 @@ def test_a_map_cell_joins_the_race_is_outlined_and_can_be_put_back(view, qtbot):
     assert dialog.status.text() == "Momentum is back to lr 0.01, momentum 0.9, as before the map."
     assert len(dialog.marker.getData()[0] or []) == 0 and not dialog.undo_button.isEnabled()
     dialog.close()
+
+
+def test_put_back_restores_every_optimizer_a_map_cell_was_opened_for(view, qtbot):
+    from tests.test_map_gui import click_cell
+
+    dialog = map_dialog(view, qtbot)
+    before = {o: view.controls.params_of(o) for o in ("momentum", "sgd")}
+    compute(dialog, qtbot)
+    click_cell(qtbot, dialog, 2, 1)  # a Momentum cell
+    settle(view, qtbot, lambda: view.controls.params_of("momentum") != before["momentum"])
+    dialog.optimizer.setCurrentIndex(dialog.optimizer.findData("sgd"))  # then SGD's map, and one of its cells
+    dialog.y_axis.field.setCurrentIndex(dialog.y_axis.field.findText("momentum"))
+    dialog.y_axis.low.setValue(0.0)
+    dialog.y_axis.high.setValue(0.5)
+    compute(dialog, qtbot)
+    click_cell(qtbot, dialog, 1, 1)
+    settle(view, qtbot, lambda: view.controls.params_of("sgd") != before["sgd"])
+    dialog.undo_button.click()
+    settle(view, qtbot, lambda: all(view.controls.params_of(o) == p for o, p in before.items()))
+    text = dialog.status.text()
+    assert text.startswith("Momentum is back to") and "; SGD is back to" in text and text.endswith("as before the map.")
+    dialog.close()

@@ -10,7 +10,7 @@ The form is checked as the command line checks ``map`` before any job starts; a 
 its box outlined, and a map that no longer matches the form is dimmed and titled "out of date". A clicked
 surface cell sets only the mapped optimizer's two values on the surface tab as it is now (the other
 optimizers race on beside it); the cell is outlined on the map, the status says what changed, and
-"Put back" restores the optimizer's settings from before the first cell.
+"Put back" restores each mapped optimizer's settings from before its first cell.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class MapDialog(QtWidgets.QDialog):
         self._live_timer.timeout.connect(self._draw_live)
         self._computed = None  # (optimizer, x, y, tol) of the map shown
         self._title = "convergence map"
-        self._undo = None  # (optimizer, its values before the first cell, was it ticked)
+        self._undo: dict = {}  # optimizer -> (its values before its first cell, was it ticked)
         outer = QtWidgets.QVBoxLayout(self)
         form = QtWidgets.QFormLayout()
         self.optimizer = QtWidgets.QComboBox()
@@ -358,32 +358,33 @@ class MapDialog(QtWidgets.QDialog):
             self.status.setText(f"Opened {optimizer_name(oid)} with {text}.")
             return
         was = before.hyperparameters[oid]
-        if self._undo is None or self._undo[0] != oid:
-            self._undo = (oid, {k: was[k] for k in values}, oid in before.optimizers)
+        if oid not in self._undo:  # each mapped optimizer keeps what it had before its first cell
+            self._undo[oid] = ({k: was[k] for k in values}, oid in before.optimizers)
             self.undo_button.setEnabled(True)
-        self.status.setText(cell_words(oid, values, before, self._settings, self._undo[1]))
+        self.status.setText(cell_words(oid, values, before, self._settings, self._undo[oid][0]))
 
     def put_back(self) -> None:
-        """Give the mapped optimizer the values it had before the first cell was opened (and untick it if it
+        """Give every optimizer a cell was opened for the values it had before its first cell (and untick it if it
         was not ticked); returns nothing."""
-        if self._undo is None:
+        if not self._undo:
             return
         from engine.experiment import SurfaceSettings, load_section
 
-        oid, values, ticked = self._undo
         try:
             data = self.read_settings().model_dump()
-            data["hyperparameters"][oid] = {**data["hyperparameters"][oid], **values}
-            if not ticked and oid in data["optimizers"] and len(data["optimizers"]) > 1:
-                data["optimizers"].remove(oid)
+            for oid, (values, ticked) in self._undo.items():
+                data["hyperparameters"][oid] = {**data["hyperparameters"][oid], **values}
+                if not ticked and oid in data["optimizers"] and len(data["optimizers"]) > 1:
+                    data["optimizers"].remove(oid)
             self.open_cell(load_section(SurfaceSettings, data, "surface"))
         except UserError as err:
-            self.status.setText(f"Could not put {optimizer_name(oid)} back: {err.message}")
+            self.status.setText(f"Could not put the map's optimizers back: {err.message}")
             return
-        self._undo = None
+        words = "; ".join(f"{optimizer_name(o)} is back to {param_text(v, v)}" for o, (v, _t) in self._undo.items())
+        self._undo = {}
         self.undo_button.setEnabled(False)
         self._show_marker(None)
-        self.status.setText(f"{optimizer_name(oid)} is back to {param_text(values, values)}, as before the map.")
+        self.status.setText(f"{words}, as before the map.")
 
     def done(self, code: int) -> None:  # noqa: D102 — closing stops the job
         self.runner.shutdown(1.0)
