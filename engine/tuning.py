@@ -164,5 +164,12 @@ def key_name(key) -> str:
 def best_words(best: dict[str, float | None]) -> str:
     """Return each optimizer's tuned rate in words: 'SGD 0.0215, Adam: all diverged' ('SGD (momentum=0.5) 0.1'
     where other fields vary too)."""
-    name = key_name
-    return ", ".join(f"{name(o)} {lr:.3g}" if lr is not None else f"{name(o)}: all diverged" for o, lr in best.items())
+    return ", ".join(
+        f"{key_name(o)} {lr:.3g}" if lr is not None else f"{key_name(o)}: all diverged" for o, lr in best.items()
+    )
+
+
+def notes_words(notes: dict, best: dict) -> str:
+    """Return rate_notes' notes of the tuned rates in words ('SGD: best at the edge of the grid — …. Adam: ….'),
+    '' when there are none; a configuration whose every rate diverged is said by best_words instead."""
+    return " ".join(f"{key_name(k)}: {note}." for k, note in notes.items() if note and best.get(k) is not None)

@@ -62,3 +62,14 @@ def shown_surface(qtbot):
         return view
 
     return build
+
+
+def job_snapshots(config) -> list:
+    """Return every snapshot of a real run of ``config`` (the prepare job's, then the training job's)."""
+    from engine.jobs import Token, run_job
+    from engine.training.jobs import prepare_job, train_job
+
+    token, snaps = Token(), []
+    trainer = run_job(prepare_job(config, token), snaps.append)
+    run_job(train_job(trainer, token), snaps.append)
+    return snaps

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from conftest import job_snapshots
 from PySide6 import QtCore, QtWidgets
 
-from engine.jobs import Token, run_job
 from engine.training.config import TrainConfig
-from engine.training.jobs import Pace, prepare_job, train_job
+from engine.training.jobs import Pace
 from gui.views import training_live
 from gui.views.training_live import LiveCharts
 from gui.views.training_panels import TrainingPanels
@@ -42,10 +42,7 @@ def settle_events(qtbot) -> None:
 @pytest.fixture(scope="module")
 def epoch_snapshots():
     """A real run's snapshots taken at epoch ends, each with more records and a lower loss than the one before."""
-    token = Token()
-    snaps = []
-    trainer = run_job(prepare_job(SMALL, token), snaps.append)
-    run_job(train_job(trainer, token), snaps.append)
+    snaps = job_snapshots(SMALL)
     seen, out = set(), []
     for s in snaps:
         if s.status == "running" and s.batch == 0 and s.records not in seen:

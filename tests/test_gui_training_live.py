@@ -7,10 +7,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import job_snapshots
 
-from engine.jobs import Token, run_job
 from engine.training.config import TrainConfig
-from engine.training.jobs import Pace, prepare_job, train_job
+from engine.training.jobs import Pace
 from gui.charts.history_columns import HistoryColumns
 from gui.charts.images import ConfusionMatrix, ImageGrid
 from gui.views import training_live
@@ -23,11 +23,7 @@ SMALL = replace(TrainConfig(), points=60, epochs=6)
 @pytest.fixture(scope="module")
 def snapshots():
     """A real run's snapshots: the ready one, then one per batch and per epoch."""
-    token = Token()
-    snaps = []
-    trainer = run_job(prepare_job(SMALL, token), snaps.append)
-    run_job(train_job(trainer, token), snaps.append)
-    return snaps
+    return job_snapshots(SMALL)
 
 
 @pytest.fixture

@@ -51,7 +51,7 @@ from engine.training.data_shape import (  # noqa: F401 - re-exported: the estima
 )
 from engine.training.fused import can_fuse, fused_dtype
 from engine.training.jobs import DECISION_GRID
-from engine.training.stepper import ADAM_FAMILY, SGD_FAMILY
+from engine.training.stepper import ADAM_FAMILY, SGD_FAMILY, is_nesterov
 from engine.training.trainer import GATHER_ELEMENTS, GRAD_ROWS
 
 SLOW_SECONDS = 60.0  # a run estimated to take longer gets the verdict "slow" (the command line warns)
@@ -149,7 +149,7 @@ def optimizer_slots(optimizer: str, params: dict, fused: bool) -> int:
     params = {**OPTIMIZERS.get(optimizer).defaults(), **params}
     if optimizer in SGD_FAMILY:
         if fused:  # VectorSGD keeps a buffer for every run, and a copy for weight decay or Nesterov
-            return 1 + bool(params.get("weight_decay")) + bool(params.get("nesterov") or optimizer == "nesterov")
+            return 1 + bool(params.get("weight_decay")) + is_nesterov(optimizer, params)
         return 1 if float(params.get("momentum", 0.0)) > 0 else 0
     if optimizer == "rmsprop":
         return 1 + (float(params.get("momentum", 0.0)) > 0) + bool(params.get("centered"))
@@ -203,7 +203,7 @@ def _group_cost(configs: list[TrainConfig], shape: DataShape, device: str, weigh
     units = sum(layers[1:])
     widest = max(layers[1:])
     slots = max(optimizer_slots(c.optimizer, c.optimizer_params, fused) for c in configs)
-    nesterov = [c.optimizer == "nesterov" or bool(c.optimizer_params.get("nesterov")) for c in configs]
+    nesterov = [is_nesterov(c.optimizer, c.optimizer_params) for c in configs]
     slots += fused and any(nesterov) and not all(nesterov)  # VectorSGD's pick between g + m·buf and buf
     penalties = any(c.l1 or c.l2 for c in configs)
     if fused:  # flat weights + gradients + state + the gradient's copy at the epoch's end (two with penalties)

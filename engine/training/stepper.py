@@ -21,6 +21,11 @@ SGD_FAMILY = ("sgd", "momentum", "nesterov")
 ADAM_FAMILY = ("adam", "amsgrad", "adamw")  # the optimizers FlatAdam steps
 
 
+def is_nesterov(optimizer: str, params: dict) -> bool:
+    """Return whether an SGD-family run with these hyperparameters steps the Nesterov way."""
+    return optimizer == "nesterov" or bool(params.get("nesterov"))
+
+
 def _column(values: list[float], like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(values, dtype=like.dtype, device=like.device).view((len(values),) + (1,) * (like.dim() - 1))
 
@@ -36,7 +41,7 @@ class VectorSGD:
         self.momentum = [float(h.get("momentum", 0.0)) for h in hp]
         damp1 = [1.0 - float(h.get("dampening", 0.0)) for h in hp]
         self.wd = [float(h.get("weight_decay", 0.0)) for h in hp]
-        nesterov = [bool(h.get("nesterov")) or c.optimizer == "nesterov" for h, c in zip(hp, configs)]
+        nesterov = [is_nesterov(c.optimizer, h) for h, c in zip(hp, configs)]
         self.any_wd, self.any_nesterov = any(self.wd), any(nesterov)
         self.all_nesterov = all(n and m > 0 for n, m in zip(nesterov, self.momentum))
         self._mom = [_column(self.momentum, p) for p in params]

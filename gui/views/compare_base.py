@@ -43,7 +43,12 @@ def kept_tuned_rates(spec: ComparisonSpec, base: dict) -> list[dict]:
     typed = base.get("optimizer_params", {}).get("lr")
     if oid != spec.base.optimizer or typed == runs_with(spec, oid).get("lr"):
         return list(spec.tuned_lr)
-    return [t for t in spec.tuned_lr if t["when"].get("optimizer") != oid]
+    return without_tuned(spec.tuned_lr, oid)
+
+
+def without_tuned(tuned_lr: list, oid: str) -> list[dict]:
+    """Return the comparison's per-configuration tuned rates without those of optimizer ``oid``."""
+    return [t for t in tuned_lr if t["when"].get("optimizer") != oid]
 
 
 def config_rate_words(spec: ComparisonSpec, oid: str) -> str:

@@ -17,7 +17,7 @@ from PySide6 import QtCore, QtWidgets
 from engine.experiment import ComparisonSpec
 from engine.optimizers import OPTIMIZERS
 from engine.training.tuning import NOT_TUNED
-from engine.tuning import best_words, key_name, rate_notes
+from engine.tuning import best_words, notes_words, rate_notes
 from gui.charts.curves import SideLegend
 from gui.charts.tuning import TuningChart
 from gui.views.compare_base import runs_with
@@ -66,12 +66,9 @@ def changed_words(old: dict, new: dict) -> str:
 
 def tuned_words(result) -> str:
     """Return the status line after a sweep: each tuned rate, and each note the CLI prints (edge of the grid)."""
-    notes = rate_notes(list(result.trials), result.best, WIDEN)
-    text = f"Tuned rates: {best_words(result.best)}."
-    for key, note in notes.items():
-        if note and result.best.get(key) is not None:
-            text += f" {key_name(key)}: {note}."
-    return text + " Run the comparison to race them at these rates."
+    notes = notes_words(rate_notes(list(result.trials), result.best, WIDEN), result.best)
+    parts = [f"Tuned rates: {best_words(result.best)}.", notes, "Run the comparison to race them at these rates."]
+    return " ".join(part for part in parts if part)
 
 
 class SweepPanel(QtWidgets.QWidget):

@@ -16,7 +16,7 @@ from engine.experiment import ComparisonSpec, Experiment, load_section
 from engine.optimizers import OPTIMIZERS, training_defaults
 from engine.training.tuning import optimizers_of, tuning_job
 from engine.tuning import CRITERIA, TuneSpec, describe
-from gui.views.compare_base import config_rate_words, runs_with
+from gui.views.compare_base import config_rate_words, runs_with, without_tuned
 from gui.views.compare_tuning import SweepPanel, tuned_for, tuned_words
 from gui.views.forms import ParamForm
 from gui.views.sizing import FullSpinBox
@@ -177,14 +177,14 @@ class RacePanel(QtWidgets.QGroupBox):
         changed = {k: v for k, v in values.items() if v != defaults.get(k) or k in own}
         changes = {"per_optimizer": {**spec.per_optimizer, oid: changed}}
         if values.get("lr") != own.get("lr", defaults.get("lr")):  # a rate typed by hand beats a tuned one
-            changes["tuned_lr"] = _without(spec.tuned_lr, oid)
+            changes["tuned_lr"] = without_tuned(spec.tuned_lr, oid)
         self._commit(**changes)
 
     def _back_to_defaults(self) -> None:
         oid = self.which.currentData()
         spec = self.experiment.comparison
         per = {k: v for k, v in spec.per_optimizer.items() if k != oid}
-        changes = {"per_optimizer": per, "tuned_lr": _without(spec.tuned_lr, oid)}
+        changes = {"per_optimizer": per, "tuned_lr": without_tuned(spec.tuned_lr, oid)}
         if oid == spec.base.optimizer:  # its settings are the base form's too (one truth): both go back
             changes["base"] = {**spec.base.model_dump(), "optimizer_params": training_defaults(oid)}
         self._commit(**changes)
@@ -280,8 +280,3 @@ class RacePanel(QtWidgets.QGroupBox):
         )
         self.status.setText(tuned_words(result))
         self.tuned.emit(result)
-
-
-def _without(tuned_lr: list, oid: str) -> list[dict]:
-    """Return the comparison's per-configuration tuned rates without those of optimizer ``oid``."""
-    return [t for t in tuned_lr if t["when"].get("optimizer") != oid]

@@ -16,9 +16,8 @@ from PySide6 import QtCore, QtWidgets
 
 from engine.errors import UserError
 from engine.experiment import SurfaceSettings, load_section
-from engine.optimizers import OPTIMIZERS
 from engine.surface.tuning import surface_tuning_job
-from engine.tuning import CRITERIA, TuneSpec, best_words, describe
+from engine.tuning import CRITERIA, TuneSpec, best_words, describe, notes_words
 from gui.charts.tuning import TuningChart
 from gui.jobs import JobRunner
 from gui.views.sizing import FullSpinBox
@@ -146,9 +145,7 @@ class SurfaceTuneDialog(QtWidgets.QDialog):
         self._tuned_on = self._settings
         self.chart.set_trials(self.result.trials, self.result.best, self.result.criterion, self._starts)
         words = best_words(self.result.best)
-        notes = " ".join(
-            f"{OPTIMIZERS.get(o).name}: {note}." for o, note in self.chart.notes.items() if note and self.result.best[o]
-        )
+        notes = notes_words(self.chart.notes, self.result.best)
         self._best_text = f"Best rates on {run_words(self._tuned_on)}: {words}." + (f" {notes}" if notes else "")
         self.status.setText(self._best_text)
         self.race_button.setEnabled(any(lr is not None for lr in self.result.best.values()))
