@@ -73,3 +73,24 @@ def test_each_redraw_of_new_epochs_paints_the_curves_once(qtbot, monkeypatch, ep
     assert len(epoch_snapshots) >= 6 and len(set(ranges)) > 1  # the loss axis moved: it could have asked for more
     xs = panels.twin.curves["train loss"].getData()[0]
     assert [int(x) for x in xs] == list(range(SMALL.epochs + 1))
+
+
+def test_a_cleared_panel_is_laid_out_and_painted_before_the_run_trains(qtbot):
+    """What the window can know before a run's job starts is drawn then: the class legend of the decision map
+    and the epoch axis of the planned run, in a paint of each canvas that happens in clear/paint_now itself."""
+    panels = TrainingPanels()
+    qtbot.addWidget(panels)
+    panels.resize(1100, 600)
+    panels.show()
+    qtbot.waitExposed(panels)
+    settle_events(qtbot)
+    charts, side = PaintCounter(panels.canvas.viewport()), PaintCounter(panels.decision_canvas.viewport())
+    panels.clear("decision", classes=3, epochs=500)
+    panels.paint_now()
+    assert charts.count >= 1 and side.count >= 1  # painted now, not in the event loop's next turns
+    labels = [label.text for _, label in panels.decision.legend.items]
+    assert labels == ["class 0", "class 1", "class 2"]
+    low, high = panels.twin.plot.viewRange()[0]
+    assert low <= 0 and 500 <= high < 520  # the planned epochs, before a single record arrived
+    panels.clear("decision", classes=2, epochs=20)
+    assert [label.text for _, label in panels.decision.legend.items] == ["class 0", "class 1"]

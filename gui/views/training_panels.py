@@ -97,21 +97,42 @@ class TrainingPanels(QtWidgets.QWidget):
         self.image_canvas.resize(600, 800)
         self.image_canvas.grab()
 
-    def clear(self, side: str | None = None) -> None:
+    def clear(self, side: str | None = None, classes: int | None = None, epochs: int | None = None) -> None:
         """Forget the drawn run (a new one starts); returns nothing.
 
         ``side``: the side panel the new run will draw (engine.training.visuals.visuals_kind), shown empty at
         once, so that its layout and first paint happen while the data load rather than in the middle of the
         first epoch (a page switch re-lays out and repaints the whole panel: ~50 ms for the image page).
+        ``classes``: its class count when known (the decision map's point items are made now, not mid-epoch);
+        ``epochs``: the run's planned epochs when known (the epoch axis is laid out now, see show_epochs).
         """
         self._drawn = {}
         self.draw_history([])
         self.twin.set_diverged(None)
         for chart in (self.decision, self.confusion, self.samples):
             chart.blank()
+        if side == "decision" and classes:
+            self.decision.prepare(int(classes))
+        if epochs:
+            self.show_epochs(int(epochs))
         self.decision_plot.setTitle("decision regions")
         self.confusion.set_title("confusion matrix")
         self._show_kind(side)
+
+    def paint_now(self) -> None:
+        """Lay out and paint the charts and the side panel now, if they are shown; returns nothing.
+
+        The window calls this before a run's job starts: a cleared panel's layout and first paint (~25 ms of
+        pyqtgraph's Python: axes, legend, the side panel's page) then happen while nothing trains, instead of
+        in the run's first epochs under the GIL the training thread needs.
+        """
+        if not self.isVisible():
+            return
+        QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.LayoutRequest)
+        for view in (self.canvas, self.side.currentWidget()):
+            if isinstance(view, pg.GraphicsView):
+                view.scene().prepareForPaint()
+                view.viewport().repaint()
 
     def draw_history(self, history) -> None:
         """Draw loss, accuracy and learning-rate curves of these EpochRecords (only new records are converted

@@ -13,6 +13,7 @@ from PySide6 import QtCore, QtWidgets
 from engine.errors import UserError
 from engine.experiment import Experiment, TrainingResult, TrainingSettings
 from engine.training.config import TrainConfig
+from engine.training.data_shape import data_shape
 from engine.training.jobs import Pace, prepare_job
 from engine.training.visuals import visuals_kind
 from gui.charts import style
@@ -177,7 +178,9 @@ class TrainingView(QtWidgets.QWidget):
                 self.errors.show(err)
                 return
             self.live.cancel()
-            self.panels.clear(visuals_kind(config))  # the side panel the run will draw, laid out while data load
+            shape = data_shape(config)  # what is known before loading: the side panel and axes are laid out now
+            self.panels.clear(visuals_kind(config), shape.n_classes if shape else None, config.epochs)
+            self.panels.paint_now()
             self.landscape.clear()
         else:
             config = self.trainer.config
