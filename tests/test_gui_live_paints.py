@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from conftest import job_snapshots
 from PySide6 import QtCore, QtWidgets
@@ -94,3 +95,32 @@ def test_a_cleared_panel_is_laid_out_and_painted_before_the_run_trains(qtbot):
     assert low <= 0 and 500 <= high < 520  # the planned epochs, before a single record arrived
     panels.clear("decision", classes=2, epochs=20)
     assert [label.text for _, label in panels.decision.legend.items] == ["class 0", "class 1"]
+
+
+def test_a_long_run_is_drawn_by_pixel_column_and_exported_whole(qtbot):
+    """A 20,000-epoch history is drawn as each pixel column's highest and lowest value (a few points per column,
+    the same extremes), while the chart's CSV table keeps every epoch."""
+    from engine.training.records import EpochRecord
+
+    rng = np.random.default_rng(3)
+    epochs = np.arange(20_001)
+    loss = 1.1 * np.exp(-epochs / 50) + 0.02 + 0.01 * rng.random(len(epochs))
+    acc = np.clip(1 - 0.7 * np.exp(-epochs / 20) - 0.02 * rng.random(len(epochs)), 0, 1)
+    history = [
+        EpochRecord(int(e), float(a), None, float(b), None, 0.1, None, 0.0) for e, a, b in zip(epochs, loss, acc)
+    ]
+    panels = TrainingPanels()
+    qtbot.addWidget(panels)
+    panels.resize(1100, 600)
+    panels.show()
+    qtbot.waitExposed(panels)
+    panels.draw_history(history)
+    settle_events(qtbot)
+    for name, values in (("train loss", loss), ("train accuracy", acc)):
+        curve = panels.twin.curves[name]
+        xs, ys = curve.getData()  # what is drawn
+        width = curve.getViewBox().width()
+        assert 0 < len(xs) <= 2.5 * width < len(values) / 10
+        assert ys.max() == pytest.approx(values.max()) and ys.min() == pytest.approx(values.min())
+    header, rows = panels.twin.table()
+    assert header[0] == "epoch" and len(rows) == len(epochs) and rows[-1][0] == 20_000

@@ -113,6 +113,20 @@ def show_empty(plot: pg.PlotItem, log_y: bool = False) -> None:
     plot.enableAutoRange()
 
 
+def by_pixel_column(curve: pg.PlotDataItem) -> pg.PlotDataItem:
+    """Have ``curve``, once added to its plot, drawn as the highest and lowest value of each pixel column when it
+    has more points than the plot has pixels across (pyqtgraph's "peak" downsampling); returns the curve.
+
+    It looks the same: a pixel column shows one vertical stroke either way. But an antialiased 2-px line costs
+    ~1.6 ms per 1,000 points to paint, under the GIL a training thread needs: a 20,000-epoch run's curves took
+    53 ms a redraw, 12 ms so. Exports read the charts' own data, never the drawn points. (Not set on the plot:
+    a PlotItem applies its own setting to every item it holds, scatter items too, which have none.)
+    """
+    curve.setDownsampling(auto=True, method="peak")
+    curve.opts["autoDownsampleFactor"] = 1.0  # pyqtgraph's default draws ~5 points per pixel column
+    return curve
+
+
 def _positive(values: np.ndarray) -> np.ndarray:
     """Non-positive values become NaN (gaps): a log axis has no place for them."""
     return np.where(values > 0, values, np.nan)
@@ -158,7 +172,7 @@ class LineChart:
         shown = _positive(y) if self.log_y else y
         curve = self.curves.get(name)
         if curve is None:
-            curve = self.plot.plot(x, shown, pen=pen, connect="finite")
+            curve = by_pixel_column(self.plot.plot(x, shown, pen=pen, connect="finite"))
             self.curves[name] = curve
             if self.legend is not None:
                 self.legend.add(curve, name)
@@ -269,6 +283,7 @@ class TwinChart:
             )
             curve = pg.PlotDataItem(pen=pen, connect="finite", symbolBrush=colour, symbolPen=colour, symbolSize=7)
             box.addItem(curve)  # unnamed: set_history manages the legend
+            by_pixel_column(curve)
             self.curves[name] = curve
             # listed from the start: an entry added with the first data re-lays out the plot (and repaints every
             # axis) in the middle of a run's first epoch; set_history removes the ones a run has no data for
