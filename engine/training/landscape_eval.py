@@ -231,25 +231,21 @@ def single_loss(model: LossModel, flat: np.ndarray) -> float:
 def trainer_flat(trainer) -> np.ndarray:
     """Return run 0's current weights as one float64 vector in landscape.layout order."""
     backend = trainer.group.backend
+    net = getattr(backend, "net", None)
+    cached = getattr(net, "_path_row", None)
+    if cached is not None and cached[0] is net.flat:  # taken every epoch of a window's run: one gather, no torch
+        return cached[1][cached[2]].astype(np.float64, copy=False)
     with torch.no_grad():
-        net = getattr(backend, "net", None)
-        if net is not None and net.flat.device.type == "cpu":  # taken every epoch of a window's run: one gather
-            row, order = _row_and_order(net)
-            return row[order].astype(np.float64, copy=False)
+        if net is not None and net.flat.device.type == "cpu":
+            # a numpy view of run 0's row and the layout's order, made once per flat tensor (torch indexing and
+            # the layout's storage offsets took 8 of the 9 µs a recording cost)
+            net._path_row = (net.flat, net.flat.detach()[0].numpy(), _layout_order(net))
+            return trainer_flat(trainer)
         if net is not None:
             row = net.flat[0].detach().cpu().numpy()
             return row[_layout_order(net)].astype(np.float64, copy=False)
         parts = [t for lin in backend.models[0].linears for t in (lin.weight.reshape(-1), lin.bias)]
         return torch.cat([p.detach().double().cpu() for p in parts]).numpy()
-
-
-def _row_and_order(net) -> tuple[np.ndarray, np.ndarray]:
-    """Return (a numpy view of run 0's flat row, _layout_order(net)), made once per flat tensor: building them
-    (torch indexing, the layout's storage offsets) took 8 of the 9 µs a recording cost."""
-    cached = getattr(net, "_path_row", None)
-    if cached is None or cached[0] is not net.flat:
-        cached = net._path_row = (net.flat, net.flat.detach()[0].numpy(), _layout_order(net))
-    return cached[1], cached[2]
 
 
 def _layout_order(net) -> np.ndarray:
